@@ -1,0 +1,62 @@
+"""Dependencies shared by the routers: one session per request, the caller, the configuration."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth import service as auth
+from gateway.auth.models import Caller
+from gateway.config.models import GatewayConfig
+from gateway.errors import Forbidden, Unauthenticated
+from gateway.settings import Settings
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer gw_...`")
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request; authentication and the work share its transaction."""
+    async with request.app.state.sessionmaker() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_caller(
+    session: Session,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    if credentials is None:
+        raise Unauthenticated("an API key is required: send 'Authorization: Bearer <key>'")
+    return await auth.authenticate(session, presented=credentials.credentials)
+
+
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
+
+
+async def require_admin(caller: CurrentCaller) -> Caller:
+    if not caller.is_admin:
+        raise Forbidden("this route needs an admin key")
+    return caller
+
+
+AdminCaller = Annotated[Caller, Depends(require_admin)]
+
+
+def get_config(request: Request) -> GatewayConfig:
+    config: GatewayConfig = request.app.state.config
+    return config
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+Config = Annotated[GatewayConfig, Depends(get_config)]
+AppSettings = Annotated[Settings, Depends(get_settings)]

@@ -1,0 +1,160 @@
+"""The `gateway` command: serve, migrate, create API keys, export documents, check config."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gateway.auth import service as auth
+from gateway.auth.models import ApiKeyCreate, ApiKeyCreated, Role
+from gateway.config.loader import load_config
+from gateway.config.models import GatewayConfig
+from gateway.database import migrate as migrations
+from gateway.database.engine import create_engine, create_sessionmaker
+from gateway.errors import ConfigError, GatewayError
+from gateway.settings import Settings
+from gateway.support_unit import service as support_units
+
+app = typer.Typer(help="Ticket integration gateway.", no_args_is_help=True, add_completion=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (YAML/JSON); default $GATEWAY_CONFIG_FILE."),
+]
+
+
+def _load(config_path: Path | None) -> tuple[Settings, GatewayConfig]:
+    settings = Settings()
+    path = config_path or settings.config_file
+    if path is not None:
+        settings = settings.model_copy(update={"config_file": path})
+    try:
+        config = load_config(path) if path else GatewayConfig()
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    return settings, config
+
+
+async def _prepare_database(settings: Settings, config: GatewayConfig) -> None:
+    engine = create_engine(settings.resolved_database_url())
+    try:
+        await migrations.upgrade(engine)
+        async with create_sessionmaker(engine)() as session:
+            await support_units.ensure_units(session, units=config.support_units)
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8080,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
+) -> None:
+    """Serve the REST API (migrating the database first unless --no-migrate)."""
+    import uvicorn
+
+    from gateway.api.app import create_app
+    from gateway.logging import configure_logging
+
+    settings, gateway_config = _load(config)
+    configure_logging(settings.log_level)
+    if migrate:
+        asyncio.run(_prepare_database(settings, gateway_config))
+    uvicorn.run(
+        create_app(settings, gateway_config),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+@app.command()
+def migrate(config: ConfigOption = None) -> None:
+    """Apply database migrations and create the configured support units."""
+    settings, gateway_config = _load(config)
+    asyncio.run(_prepare_database(settings, gateway_config))
+    typer.echo(f"database at revision {', '.join(sorted(migrations.head_revisions()))}")
+
+
+@app.command("create-key")
+def create_key(
+    name: Annotated[str, typer.Option(help="Who the key is for, shown in history.")],
+    role: Annotated[Role, typer.Option(help="admin, unit or submitter.")] = Role.ADMIN,
+    support_unit: Annotated[str | None, typer.Option(help="The unit, for role 'unit'.")] = None,
+    submitter_email: Annotated[str | None, typer.Option(help="For role 'submitter'.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create an API key and print it once; only its hash is stored."""
+    settings, gateway_config = _load(config)
+    try:
+        data = ApiKeyCreate(
+            name=name, role=role, support_unit=support_unit, submitter_email=submitter_email
+        )
+        created = asyncio.run(_create_key(settings, gateway_config, data))
+    except (GatewayError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(created.key)
+
+
+async def _create_key(
+    settings: Settings, config: GatewayConfig, data: ApiKeyCreate
+) -> ApiKeyCreated:
+    await _prepare_database(settings, config)
+    engine = create_engine(settings.resolved_database_url())
+    try:
+        async with create_sessionmaker(engine)() as session:
+            created = await auth.create_api_key(session, data=data)
+            await session.commit()
+            return created
+    finally:
+        await engine.dispose()
+
+
+@app.command("export-openapi")
+def export_openapi(
+    output: Annotated[Path, typer.Option(help="Where to write the document.")] = Path(
+        "openapi/openapi.json"
+    ),
+) -> None:
+    """Write the OpenAPI document of the app (a test fails when the committed one drifts)."""
+    from gateway.exports import openapi_document, render_json
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render_json(openapi_document()), encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+@app.command("export-schemas")
+def export_schemas(
+    output: Annotated[Path, typer.Option(help="Folder for the JSON Schemas.")] = Path("schemas"),
+) -> None:
+    """Write the JSON Schemas of the ticket, requests, journal entries and config file."""
+    from gateway.exports import json_schemas, render_json
+
+    output.mkdir(parents=True, exist_ok=True)
+    for name, schema in json_schemas().items():
+        (output / name).write_text(render_json(schema), encoding="utf-8")
+        typer.echo(f"wrote {output / name}")
+
+
+@app.command("check-config")
+def check_config(path: Annotated[Path, typer.Argument(help="The config file to check.")]) -> None:
+    """Validate a config file and list every problem with its key."""
+    _, config = _load(path)
+    summary = {"support_units": [u.name for u in config.support_units]}
+    typer.echo(f"{path}: ok {json.dumps(summary)}")
+
+
+if __name__ == "__main__":
+    app()

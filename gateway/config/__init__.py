@@ -1,0 +1,1 @@
+"""The configuration file: support units, routing rules and (later) connections."""

@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy declarative base, engine set-up and Alembic migrations."""

@@ -1,0 +1,80 @@
+"""Typed errors of the hub.
+
+Every error carries an HTTP status, a stable machine code and a message that names the problem, so
+the API layer can turn any of them into the same JSON body without guessing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+    status_code: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+    def body(self) -> dict[str, Any]:
+        """The JSON error body shared by every route."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class BadRequest(GatewayError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthenticated(GatewayError):
+    status_code = 401
+    code = "unauthenticated"
+
+
+class Forbidden(GatewayError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(GatewayError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(GatewayError):
+    status_code = 409
+    code = "conflict"
+
+
+class PreconditionFailed(GatewayError):
+    status_code = 412
+    code = "precondition_failed"
+
+
+class PayloadTooLarge(GatewayError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class InvalidInput(GatewayError):
+    """The request is well-formed but breaks a rule of the domain (422)."""
+
+    status_code = 422
+    code = "invalid"
+
+
+class ConfigError(GatewayError):
+    """The configuration file is invalid; `details` lists every problem with its key."""
+
+    code = "invalid_config"
+
+    def __str__(self) -> str:
+        lines = [self.message] + [f"  - {d['key']}: {d['message']}" for d in self.details]
+        return "\n".join(lines)

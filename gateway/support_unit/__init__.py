@@ -1,0 +1,1 @@
+"""Support units: the teams that can be responsible for a ticket."""

@@ -1,0 +1,1 @@
+"""The canonical ticket: its fields, journal, links, ETA revisions and change history."""

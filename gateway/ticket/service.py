@@ -1,0 +1,443 @@
+"""Database functions for tickets: create, read, list, change, journal and history.
+
+Permission checks live in `access.py`; these functions enforce the domain rules (status
+transitions, fixed type, ETA revisions) whoever the actor is, so the sync engine can reuse them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth.models import Caller
+from gateway.database.base import utcnow
+from gateway.errors import BadRequest, InvalidInput, NotFound
+from gateway.support_unit import service as support_units
+from gateway.support_unit.tables import SupportUnitRow
+from gateway.ticket import access
+from gateway.ticket.enums import SOLVING_STATES, Status, Visibility
+from gateway.ticket.models import (
+    EtaRevision,
+    HistoryEntry,
+    JournalEntry,
+    JournalEntryCreate,
+    Link,
+    Submitter,
+    Ticket,
+    TicketCreate,
+    TicketPatch,
+)
+from gateway.ticket.tables import (
+    EtaRevisionRow,
+    InvolvedUnitRow,
+    JournalEntryRow,
+    LinkRow,
+    TicketChangeRow,
+    TicketRow,
+)
+from gateway.ticket.transitions import check_transition
+
+SIMPLE_FIELDS = ("subject", "description", "priority", "component", "affected_site", "vo", "cc")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes a change and through which source (`api` or a connection name)."""
+
+    name: str
+    source: str
+    is_submitter: bool = False
+    may_reopen_closed: bool = False
+
+    @classmethod
+    def from_caller(cls, caller: Caller) -> Actor:
+        return cls(
+            name=caller.name,
+            source="api",
+            is_submitter=not caller.sees_internal,
+            may_reopen_closed=caller.is_admin or not caller.sees_internal,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFilter:
+    status: Sequence[Status] = ()
+    support_unit: str | None = None
+    updated_since: datetime | None = None
+    text: str | None = None
+
+
+async def resolve_units(
+    session: AsyncSession, *, field: str, names: Sequence[str]
+) -> dict[str, SupportUnitRow]:
+    """Look up units by name; an unknown one is a 422 naming the field and the unit."""
+    found = await support_units.get_many_by_name(session, names=names)
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise InvalidInput(
+            f"{field}: unknown support unit '{missing[0]}'",
+            details=[
+                {"field": field, "message": f"unknown support unit '{name}'"} for name in missing
+            ],
+        )
+    return found
+
+
+async def create_ticket(
+    session: AsyncSession,
+    *,
+    data: TicketCreate,
+    actor: Actor,
+    support_unit: SupportUnitRow | None,
+    origin_unit_id: int | None = None,
+) -> TicketRow:
+    """Insert a ticket with its involved units, first ETA and its `created` history entry.
+
+    A ticket with an explicitly chosen unit starts `assigned`; one that goes to the default
+    (first-line) unit starts `new`, waiting for triage. It is never created `in progress`.
+    """
+    involved = await resolve_units(session, field="involved", names=data.involved)
+    now = utcnow()
+    status = Status.ASSIGNED if data.support_unit else Status.NEW
+    row = TicketRow(
+        subject=data.subject,
+        description=data.description,
+        submitter_name=data.submitter.name,
+        submitter_email=data.submitter.email,
+        submitter_dn=data.submitter.dn,
+        type=data.type.value,
+        category=data.category.value,
+        priority=data.priority.value,
+        status=status.value,
+        support_unit_id=support_unit.id if support_unit else None,
+        origin_unit_id=origin_unit_id,
+        cc=list(data.cc),
+        component=data.component,
+        affected_site=data.affected_site,
+        vo=data.vo,
+        eta=data.eta,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    session.add(row)
+    await session.flush()
+    session.add_all(
+        InvolvedUnitRow(ticket_id=row.id, support_unit_id=unit.id) for unit in involved.values()
+    )
+    if data.eta is not None:
+        session.add(EtaRevisionRow(ticket_id=row.id, eta=data.eta, set_by=actor.name, set_at=now))
+    created = data.model_dump(mode="json", exclude_none=True)
+    created.update(status=status.value, support_unit=support_unit.name if support_unit else None)
+    _record(session, row, action="created", actor=actor, changes=created, at=now)
+    return row
+
+
+async def load_ticket(
+    session: AsyncSession, *, ticket_id: int, caller: Caller, for_update: bool = False
+) -> TicketRow:
+    """The ticket if this caller may see it; otherwise 404, so existence does not leak."""
+    query = select(TicketRow).where(TicketRow.id == ticket_id, access.visible(caller))
+    if for_update:
+        query = query.with_for_update()
+    row = (await session.execute(query)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"ticket #{ticket_id} not found")
+    return row
+
+
+async def update_ticket(
+    session: AsyncSession,
+    *,
+    row: TicketRow,
+    patch: TicketPatch,
+    actor: Actor,
+    new_unit: SupportUnitRow | None = None,
+) -> TicketRow:
+    """Apply a patch under the domain rules; a patch that changes nothing leaves the version."""
+    changes: dict[str, Any] = {}
+    now = utcnow()
+    for field in SIMPLE_FIELDS:
+        if field in patch.model_fields_set:
+            _set(row, field, _plain(getattr(patch, field)), changes)
+    if new_unit is not None and new_unit.id != row.support_unit_id:
+        old_names = await support_units.names_by_id(session, ids=[row.support_unit_id or 0])
+        changes["support_unit"] = _change(old_names.get(row.support_unit_id or 0), new_unit.name)
+        row.support_unit_id = new_unit.id
+        if row.status == Status.NEW and patch.status is None:
+            _set(row, "status", Status.ASSIGNED.value, changes)
+    if patch.involved is not None:
+        await _set_involved(session, row, patch.involved, changes)
+    if "eta" in patch.model_fields_set and patch.eta != row.eta:
+        changes["eta"] = _change(_plain(row.eta), _plain(patch.eta))
+        row.eta = patch.eta
+        session.add(EtaRevisionRow(ticket_id=row.id, eta=patch.eta, set_by=actor.name, set_at=now))
+    _apply_status_and_solution(row, patch, actor, changes)
+    if changes:
+        _bump(session, row, action="updated", actor=actor, changes=changes, at=now)
+    return row
+
+
+def _apply_status_and_solution(
+    row: TicketRow, patch: TicketPatch, actor: Actor, changes: dict[str, Any]
+) -> None:
+    old = Status(row.status)
+    if patch.status is not None:
+        check_transition(
+            old,
+            patch.status,
+            solution_given=patch.solution is not None,
+            may_reopen_closed=actor.may_reopen_closed,
+        )
+        _set(row, "status", patch.status.value, changes)
+    if patch.solution is not None:
+        if Status(row.status) not in SOLVING_STATES:
+            raise InvalidInput("solution is set together with status 'solved' or 'unsolved'")
+        _set(row, "solution", patch.solution, changes)
+
+
+async def _set_involved(
+    session: AsyncSession, row: TicketRow, names: list[str], changes: dict[str, Any]
+) -> None:
+    units = await resolve_units(session, field="involved", names=names)
+    current = await _involved_names(session, [row.id])
+    old = sorted(current.get(row.id, []))
+    new = sorted(units)
+    if old == new:
+        return
+    await session.execute(delete(InvolvedUnitRow).where(InvolvedUnitRow.ticket_id == row.id))
+    session.add_all(InvolvedUnitRow(ticket_id=row.id, support_unit_id=u.id) for u in units.values())
+    changes["involved"] = _change(old, new)
+
+
+async def add_entry(
+    session: AsyncSession, *, row: TicketRow, entry: JournalEntryCreate, actor: Actor
+) -> JournalEntryRow:
+    """Add a journal entry; a submitter's public reply to `waiting for reply` resumes work."""
+    now = utcnow()
+    journal = JournalEntryRow(
+        ticket_id=row.id,
+        visibility=entry.visibility.value,
+        body=entry.body,
+        author=entry.author or actor.name,
+        source=actor.source,
+        created_at=now,
+    )
+    session.add(journal)
+    await session.flush()
+    changes: dict[str, Any] = {"entry": {"id": journal.id, "visibility": journal.visibility}}
+    if (
+        actor.is_submitter
+        and entry.visibility == Visibility.PUBLIC
+        and row.status == Status.WAITING_FOR_REPLY
+    ):
+        _set(row, "status", Status.IN_PROGRESS.value, changes)
+    _bump(session, row, action="entry_added", actor=actor, changes=changes, at=now)
+    return journal
+
+
+def _set(row: TicketRow, field: str, value: Any, changes: dict[str, Any]) -> None:
+    old = getattr(row, field)
+    if old != value:
+        changes[field] = _change(old, value)
+        setattr(row, field, value)
+
+
+def _change(old: Any, new: Any) -> dict[str, Any]:
+    return {"from": old, "to": new}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "value"):
+        return value.value
+    return value
+
+
+def _bump(
+    session: AsyncSession,
+    row: TicketRow,
+    *,
+    action: str,
+    actor: Actor,
+    changes: dict[str, Any],
+    at: datetime,
+) -> None:
+    row.version += 1
+    row.updated_at = at
+    _record(session, row, action=action, actor=actor, changes=changes, at=at)
+
+
+def _record(
+    session: AsyncSession,
+    row: TicketRow,
+    *,
+    action: str,
+    actor: Actor,
+    changes: dict[str, Any],
+    at: datetime,
+) -> None:
+    session.add(
+        TicketChangeRow(
+            ticket_id=row.id,
+            version=row.version,
+            action=action,
+            actor=actor.name,
+            source=actor.source,
+            changes=changes,
+            at=at,
+        )
+    )
+
+
+async def list_tickets(
+    session: AsyncSession, *, caller: Caller, filters: TicketFilter, cursor: str | None, limit: int
+) -> tuple[list[TicketRow], str | None]:
+    """One page of visible tickets in hub-id order, and the cursor of the next page."""
+    query = select(TicketRow).where(access.visible(caller), *await _conditions(session, filters))
+    if cursor is not None:
+        query = query.where(TicketRow.id > decode_cursor(cursor))
+    rows = list((await session.execute(query.order_by(TicketRow.id).limit(limit + 1))).scalars())
+    if len(rows) > limit:
+        return rows[:limit], encode_cursor(rows[limit - 1].id)
+    return rows, None
+
+
+async def _conditions(session: AsyncSession, filters: TicketFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.status:
+        conditions.append(TicketRow.status.in_([s.value for s in filters.status]))
+    if filters.support_unit is not None:
+        unit = await support_units.get_by_name(session, name=filters.support_unit)
+        conditions.append(TicketRow.support_unit_id == (unit.id if unit else -1))
+    if filters.updated_since is not None:
+        since = filters.updated_since
+        conditions.append(
+            TicketRow.updated_at >= (since if since.tzinfo else since.replace(tzinfo=UTC))
+        )
+    if filters.text:
+        pattern = (
+            "%"
+            + filters.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            + "%"
+        )
+        conditions.append(
+            or_(
+                func.lower(TicketRow.subject).like(pattern, escape="\\"),
+                func.lower(TicketRow.description).like(pattern, escape="\\"),
+            )
+        )
+    return conditions
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        after = data["after"]
+        if not isinstance(after, int):
+            raise TypeError
+        return after
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise BadRequest("cursor is not one this API returned") from None
+
+
+async def history(session: AsyncSession, *, row: TicketRow, caller: Caller) -> list[HistoryEntry]:
+    """Every change in order; a submitter's caller does not see internal entries being added."""
+    result = await session.execute(
+        select(TicketChangeRow)
+        .where(TicketChangeRow.ticket_id == row.id)
+        .order_by(TicketChangeRow.id)
+    )
+    entries = [HistoryEntry.model_validate(change) for change in result.scalars()]
+    if caller.sees_internal:
+        return entries
+    return [
+        e for e in entries if e.changes.get("entry", {}).get("visibility") != Visibility.INTERNAL
+    ]
+
+
+async def _involved_names(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[str]]:
+    result = await session.execute(
+        select(InvolvedUnitRow.ticket_id, SupportUnitRow.name)
+        .join(SupportUnitRow, SupportUnitRow.id == InvolvedUnitRow.support_unit_id)
+        .where(InvolvedUnitRow.ticket_id.in_(ids))
+        .order_by(SupportUnitRow.name)
+    )
+    out: dict[int, list[str]] = defaultdict(list)
+    for ticket_id, name in result:
+        out[ticket_id].append(name)
+    return out
+
+
+async def render(
+    session: AsyncSession, *, rows: Sequence[TicketRow], caller: Caller
+) -> list[Ticket]:
+    """Canonical tickets as this caller may see them, loading related rows in a few queries."""
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    unit_ids = {u for row in rows for u in (row.support_unit_id, row.origin_unit_id) if u}
+    names = await support_units.names_by_id(session, ids=unit_ids)
+    involved = await _involved_names(session, ids)
+    journal = await _related(session, JournalEntryRow, ids, caller)
+    links = await _related(session, LinkRow, ids, caller)
+    etas = await _related(session, EtaRevisionRow, ids, caller)
+    return [
+        Ticket(
+            id=row.id,
+            subject=row.subject,
+            description=row.description,
+            submitter=Submitter(
+                name=row.submitter_name, email=row.submitter_email, dn=row.submitter_dn
+            ),
+            type=row.type,
+            category=row.category,
+            priority=row.priority,
+            status=row.status,
+            support_unit=names.get(row.support_unit_id or 0),
+            origin_unit=names.get(row.origin_unit_id or 0),
+            involved=involved.get(row.id, []),
+            cc=row.cc,
+            component=row.component,
+            affected_site=row.affected_site,
+            vo=row.vo,
+            eta=row.eta,
+            eta_history=[EtaRevision.model_validate(r) for r in etas[row.id]],
+            solution=row.solution,
+            journal=[JournalEntry.model_validate(r) for r in journal[row.id]],
+            links=[Link.model_validate(r) for r in links[row.id]],
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            version=row.version,
+        )
+        for row in rows
+    ]
+
+
+async def _related(
+    session: AsyncSession,
+    table: type[JournalEntryRow] | type[LinkRow] | type[EtaRevisionRow],
+    ids: Sequence[int],
+    caller: Caller,
+) -> dict[int, list[Any]]:
+    query = select(table).where(table.ticket_id.in_(ids)).order_by(table.id)
+    if table is JournalEntryRow and not caller.sees_internal:
+        query = query.where(JournalEntryRow.visibility == Visibility.PUBLIC.value)
+    out: dict[int, list[Any]] = defaultdict(list)
+    for item in (await session.execute(query)).scalars():
+        out[getattr(item, "ticket_id")].append(item)  # noqa: B009 (union of row types)
+    return out

@@ -1,0 +1,224 @@
+"""Ticket routes: thin wrappers that check access, call the service and commit once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+from fastapi.responses import JSONResponse
+
+from gateway.api.deps import AppSettings, Config, CurrentCaller, Session
+from gateway.auth.models import Caller
+from gateway.config.models import GatewayConfig
+from gateway.errors import BadRequest, GatewayError, PreconditionFailed
+from gateway.idempotency import service as idempotency
+from gateway.support_unit.models import Level
+from gateway.support_unit.tables import SupportUnitRow
+from gateway.ticket import access, service
+from gateway.ticket.enums import Status
+from gateway.ticket.models import (
+    HistoryEntry,
+    JournalEntry,
+    JournalEntryCreate,
+    Ticket,
+    TicketCreate,
+    TicketPage,
+    TicketPatch,
+)
+from gateway.ticket.tables import TicketRow
+
+router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(value: str) -> int | None:
+    """`"3"`, `W/"3"` or `3` -> 3; `*` -> None (any version)."""
+    value = value.strip()
+    if value == "*":
+        return None
+    value = value.removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise BadRequest('If-Match must be the ticket\'s version or ETag, e.g. "3"')
+    return int(value)
+
+
+async def _routed_unit(
+    session: Session, data: TicketCreate, caller: Caller, config: GatewayConfig
+) -> SupportUnitRow | None:
+    """The unit named in the request (checked against the assignment rules) or the default."""
+    name = data.support_unit or config.routing.default_support_unit
+    if name is None:
+        return None
+    unit = (await service.resolve_units(session, field="support_unit", names=[name]))[name]
+    if data.support_unit:
+        access.check_assignment(caller, Level(unit.level), config.routing)
+    return unit
+
+
+async def _render_one(session: Session, row: TicketRow, caller: Caller) -> Ticket:
+    return (await service.render(session, rows=[row], caller=caller))[0]
+
+
+@router.post(
+    "",
+    response_model=Ticket,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "same Idempotency-Key still in flight"}},
+)
+async def create_ticket(
+    data: TicketCreate,
+    session: Session,
+    caller: CurrentCaller,
+    config: Config,
+    settings: AppSettings,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    """Create a ticket; a repeated `Idempotency-Key` with the same body returns the first answer."""
+    access.check_create(caller, data)
+    if idempotency_key is not None:
+        stored = await idempotency.claim(
+            session,
+            caller=caller.key_id,
+            key=idempotency_key,
+            fingerprint=idempotency.request_hash(data.model_dump(mode="json")),
+            in_flight_seconds=settings.idempotency_in_flight_seconds,
+        )
+        if stored is not None:
+            return JSONResponse(
+                stored.body,
+                status_code=stored.status_code,
+                headers={
+                    "Idempotent-Replayed": "true",
+                    "ETag": etag(stored.body.get("version", 0)),
+                },
+            )
+    try:
+        return await _create(session, data, caller, config, idempotency_key)
+    except GatewayError:
+        if idempotency_key is not None:
+            await idempotency.release(session, caller=caller.key_id, key=idempotency_key)
+        raise
+
+
+async def _create(
+    session: Session, data: TicketCreate, caller: Caller, config: GatewayConfig, key: str | None
+) -> Response:
+    unit = await _routed_unit(session, data, caller, config)
+    row = await service.create_ticket(
+        session,
+        data=data,
+        actor=service.Actor.from_caller(caller),
+        support_unit=unit,
+        origin_unit_id=caller.unit_id,
+    )
+    body = (await _render_one(session, row, caller)).model_dump(mode="json")
+    if key is not None:
+        await idempotency.complete(
+            session, caller=caller.key_id, key=key, status_code=201, body=body
+        )
+    await session.commit()
+    return JSONResponse(
+        body,
+        status_code=201,
+        headers={"ETag": etag(row.version), "Location": f"/api/v1/tickets/{row.id}"},
+    )
+
+
+@router.get("", response_model=TicketPage)
+async def list_tickets(
+    session: Session,
+    caller: CurrentCaller,
+    status_: Annotated[list[Status] | None, Query(alias="status")] = None,
+    support_unit: str | None = None,
+    updated_since: datetime | None = None,
+    q: Annotated[
+        str | None, Query(max_length=255, description="Text in subject or description")
+    ] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> TicketPage:
+    """Tickets this caller may see, filtered, in hub-id order, one page at a time."""
+    filters = service.TicketFilter(
+        status=status_ or (), support_unit=support_unit, updated_since=updated_since, text=q
+    )
+    rows, next_cursor = await service.list_tickets(
+        session, caller=caller, filters=filters, cursor=cursor, limit=limit
+    )
+    items = await service.render(session, rows=rows, caller=caller)
+    return TicketPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{ticket_id}", response_model=Ticket)
+async def get_ticket(
+    ticket_id: int, session: Session, caller: CurrentCaller, response: Response
+) -> Ticket:
+    """One ticket; 404 when it does not exist or this caller may not see it."""
+    row = await service.load_ticket(session, ticket_id=ticket_id, caller=caller)
+    response.headers["ETag"] = etag(row.version)
+    return await _render_one(session, row, caller)
+
+
+@router.patch(
+    "/{ticket_id}", response_model=Ticket, responses={412: {"description": "stale If-Match"}}
+)
+async def patch_ticket(
+    ticket_id: int,
+    patch: TicketPatch,
+    session: Session,
+    caller: CurrentCaller,
+    config: Config,
+    response: Response,
+    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+) -> Ticket:
+    """Change status, priority, unit, involved, cc, ETA, solution; `If-Match` refuses stale."""
+    access.check_patch(caller, patch)
+    expected = parse_if_match(if_match) if if_match is not None else None
+    row = await service.load_ticket(session, ticket_id=ticket_id, caller=caller, for_update=True)
+    if expected is not None and expected != row.version:
+        raise PreconditionFailed(
+            f"ticket #{ticket_id} is at version {row.version}, not {expected}; reload and retry"
+        )
+    new_unit = None
+    if patch.support_unit is not None:
+        names = [patch.support_unit]
+        new_unit = (await service.resolve_units(session, field="support_unit", names=names))[
+            patch.support_unit
+        ]
+        if new_unit.id != row.support_unit_id:
+            access.check_assignment(caller, Level(new_unit.level), config.routing)
+    await service.update_ticket(
+        session, row=row, patch=patch, actor=service.Actor.from_caller(caller), new_unit=new_unit
+    )
+    rendered = await _render_one(session, row, caller)
+    await session.commit()
+    response.headers["ETag"] = etag(row.version)
+    return rendered
+
+
+@router.post(
+    "/{ticket_id}/entries", response_model=JournalEntry, status_code=status.HTTP_201_CREATED
+)
+async def add_entry(
+    ticket_id: int, entry: JournalEntryCreate, session: Session, caller: CurrentCaller
+) -> JournalEntry:
+    """Add a public or internal journal entry."""
+    access.check_entry(caller, entry)
+    row = await service.load_ticket(session, ticket_id=ticket_id, caller=caller, for_update=True)
+    journal = await service.add_entry(
+        session, row=row, entry=entry, actor=service.Actor.from_caller(caller)
+    )
+    await session.commit()
+    return JournalEntry.model_validate(journal)
+
+
+@router.get("/{ticket_id}/history", response_model=list[HistoryEntry])
+async def ticket_history(
+    ticket_id: int, session: Session, caller: CurrentCaller
+) -> list[HistoryEntry]:
+    """Every change with who made it, when and from which source."""
+    row = await service.load_ticket(session, ticket_id=ticket_id, caller=caller)
+    return await service.history(session, row=row, caller=caller)
