@@ -14,7 +14,7 @@ from gateway.errors import BadRequest, GatewayError, InvalidInput
 
 log = logging.getLogger("gateway.api")
 
-HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
 def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -37,7 +37,9 @@ def validation_error(exc: RequestValidationError) -> GatewayError:
     for error in errors:
         loc = tuple(error.get("loc", ()))
         message = str(error.get("msg", "invalid"))
-        if error.get("type") == "extra_forbidden":
+        if loc == ("body",) and error.get("type") in ("model_attributes_type", "dict_type"):
+            message = "the request body must be a JSON object (Content-Type: application/json)"
+        elif error.get("type") == "extra_forbidden":
             message = "unknown field"
         elif error.get("type") == "missing":
             message = "field required"

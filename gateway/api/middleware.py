@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import PayloadTooLarge
@@ -86,7 +87,8 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise self._error()
+                    # FastAPI re-raises HTTPException from body parsing (anything else becomes 400)
+                    raise HTTPException(413, self._error().message)
             return message
 
         await self.app(scope, limited_receive, send)
