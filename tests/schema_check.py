@@ -20,5 +20,8 @@ def validator(name: str) -> Draft202012Validator:
 
 
 def assert_valid(document: Any, schema_name: str) -> None:
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator(schema_name).iter_errors(document)]
+    errors = [
+        f"{list(e.absolute_path)}: {e.message}"
+        for e in validator(schema_name).iter_errors(document)
+    ]
     assert not errors, f"{schema_name}: {errors}"

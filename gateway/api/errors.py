@@ -14,7 +14,13 @@ from gateway.errors import BadRequest, GatewayError, InvalidInput
 
 log = logging.getLogger("gateway.api")
 
-HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+HTTP_CODES = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
 
 
 def field_name(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -4,31 +4,41 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.auth.models import Role
 from tests.conftest import new_ticket
 from tests.schema_check import assert_valid
 
 
 @pytest.fixture
 async def ticket(client, admin) -> dict:
-    response = await client.post("/api/v1/tickets", json=new_ticket(support_unit="DMSU"), headers=admin)
+    response = await client.post(
+        "/api/v1/tickets", json=new_ticket(support_unit="DMSU"), headers=admin
+    )
     return response.json()
 
 
 async def patch(client, headers, body, *, version=None, ticket_id=1):
     extra = {"If-Match": f'"{version}"'} if version is not None else {}
-    return await client.patch(f"/api/v1/tickets/{ticket_id}", json=body, headers={**headers, **extra})
+    return await client.patch(
+        f"/api/v1/tickets/{ticket_id}", json=body, headers={**headers, **extra}
+    )
 
 
 async def test_patch_changes_fields_and_bumps_version(client, admin, ticket) -> None:
     response = await patch(
-        client, admin, {"priority": "urgent", "cc": ["bob@example.org"], "status": "in progress"},
+        client,
+        admin,
+        {"priority": "urgent", "cc": ["bob@example.org"], "status": "in progress"},
         version=1,
     )
     assert response.status_code == 200, response.text
     body = response.json()
     assert_valid(body, "ticket.schema.json")
     assert (body["priority"], body["cc"], body["status"], body["version"]) == (
-        "urgent", ["bob@example.org"], "in progress", 2,
+        "urgent",
+        ["bob@example.org"],
+        "in progress",
+        2,
     )
     assert response.headers["etag"] == '"2"'
 
@@ -51,7 +61,9 @@ async def test_if_match_accepts_weak_etag_and_star(client, admin, ticket) -> Non
         "/api/v1/tickets/1", json={"priority": "less urgent"}, headers={**admin, "If-Match": "*"}
     )
     assert star.status_code == 200
-    bad = await client.patch("/api/v1/tickets/1", json={}, headers={**admin, "If-Match": "yesterday"})
+    bad = await client.patch(
+        "/api/v1/tickets/1", json={}, headers={**admin, "If-Match": "yesterday"}
+    )
     assert bad.status_code == 400
 
 
@@ -75,7 +87,11 @@ async def test_type_is_fixed_at_creation(client, admin, ticket) -> None:
         ([{"status": "reopened"}], "only a solved ticket can be reopened"),
         ([{"solution": "done"}], "together with status"),
         (
-            [{"status": "solved", "solution": "fixed"}, {"status": "verified"}, {"status": "reopened"}],
+            [
+                {"status": "solved", "solution": "fixed"},
+                {"status": "verified"},
+                {"status": "reopened"},
+            ],
             "'verified' is final",
         ),
         (
@@ -104,10 +120,8 @@ async def test_solve_verify_cycle(client, admin, ticket) -> None:
 
 
 async def test_closed_reopens_only_for_submitter_or_admin(client, admin, keys, ticket) -> None:
-    unit = await keys.headers(__import__("gateway.auth.models", fromlist=["Role"]).Role.UNIT, unit="DMSU")
-    submitter = await keys.headers(
-        __import__("gateway.auth.models", fromlist=["Role"]).Role.SUBMITTER, email="ann@example.org"
-    )
+    unit = await keys.headers(Role.UNIT, unit="DMSU")
+    submitter = await keys.headers(Role.SUBMITTER, email="ann@example.org")
     await patch(client, admin, {"status": "closed"})
     refused = await patch(client, unit, {"status": "reopened"})
     assert refused.status_code == 403
@@ -124,7 +138,9 @@ async def test_eta_revisions_are_kept(client, admin, ticket) -> None:
 
 
 async def test_reassign_and_involve_units(client, admin, ticket) -> None:
-    body = (await patch(client, admin, {"support_unit": "NGI_DE", "involved": ["DMSU", "TPM"]})).json()
+    body = (
+        await patch(client, admin, {"support_unit": "NGI_DE", "involved": ["DMSU", "TPM"]})
+    ).json()
     assert body["support_unit"] == "NGI_DE"
     assert body["involved"] == ["DMSU", "TPM"]
     unknown = await patch(client, admin, {"support_unit": "NOPE"})
@@ -152,7 +168,8 @@ async def test_journal_entries_public_and_internal(client, admin, ticket) -> Non
     assert internal.json()["author"] == "Eve"
     body = (await client.get("/api/v1/tickets/1", headers=admin)).json()
     assert [(e["visibility"], e["source"]) for e in body["journal"]] == [
-        ("public", "api"), ("internal", "api"),
+        ("public", "api"),
+        ("internal", "api"),
     ]
     assert body["version"] == 3
     empty = await client.post("/api/v1/tickets/1/entries", json={"body": ""}, headers=admin)
@@ -165,7 +182,9 @@ async def test_history_records_who_when_and_source(client, admin, ticket) -> Non
     await client.post("/api/v1/tickets/1/entries", json={"body": "hi"}, headers=admin)
     history = (await client.get("/api/v1/tickets/1/history", headers=admin)).json()
     assert [(h["version"], h["action"]) for h in history] == [
-        (1, "created"), (2, "updated"), (3, "entry_added"),
+        (1, "created"),
+        (2, "updated"),
+        (3, "entry_added"),
     ]
     assert all(h["actor"] == "admin:root" and h["source"] == "api" and h["at"] for h in history)
     assert history[1]["changes"] == {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from gateway.idempotency import service as idempotency
-from tests.conftest import new_ticket
+from gateway.ticket.models import TicketCreate
 from tests.api.test_create import count_tickets
+from tests.conftest import new_ticket
 
 
 async def test_same_key_same_body_returns_first_response_once(client, admin) -> None:
@@ -21,8 +23,6 @@ async def test_same_key_same_body_returns_first_response_once(client, admin) -> 
 
 async def test_body_compared_by_content_not_bytes(client, admin) -> None:
     headers = {**admin, "Idempotency-Key": "k", "content-type": "application/json"}
-    import json
-
     body = new_ticket()
     await client.post("/api/v1/tickets", content=json.dumps(body), headers=headers)
     reordered = json.dumps(dict(reversed(list(body.items()))), indent=2)
@@ -44,11 +44,8 @@ async def test_key_still_in_flight_is_409(app, client, admin) -> None:
     caller = (await client.get("/api/v1/api-keys", headers=admin)).json()[0]["key_id"]
     body = new_ticket()
     async with app.state.sessionmaker() as session:
-        fingerprint = idempotency.request_hash(
-            __import__("gateway.ticket.models", fromlist=["TicketCreate"])
-            .TicketCreate.model_validate(body)
-            .model_dump(mode="json")
-        )
+        parsed = TicketCreate.model_validate(body).model_dump(mode="json")
+        fingerprint = idempotency.request_hash(parsed)
         await idempotency.claim(
             session, caller=caller, key="busy", fingerprint=fingerprint, in_flight_seconds=60
         )
@@ -73,7 +70,9 @@ async def test_concurrent_duplicates_make_one_ticket(client, admin) -> None:
 
 async def test_keys_are_scoped_to_the_caller(client, admin, keys) -> None:
     other = await keys.headers()
-    await client.post("/api/v1/tickets", json=new_ticket(), headers={**admin, "Idempotency-Key": "k"})
+    await client.post(
+        "/api/v1/tickets", json=new_ticket(), headers={**admin, "Idempotency-Key": "k"}
+    )
     second = await client.post(
         "/api/v1/tickets", json=new_ticket(), headers={**other, "Idempotency-Key": "k"}
     )
@@ -84,9 +83,13 @@ async def test_keys_are_scoped_to_the_caller(client, admin, keys) -> None:
 
 async def test_failed_create_releases_the_key(client, admin) -> None:
     headers = {**admin, "Idempotency-Key": "retry-me"}
-    bad = await client.post("/api/v1/tickets", json=new_ticket(support_unit="NOPE"), headers=headers)
+    bad = await client.post(
+        "/api/v1/tickets", json=new_ticket(support_unit="NOPE"), headers=headers
+    )
     assert bad.status_code == 422
-    good = await client.post("/api/v1/tickets", json=new_ticket(support_unit="NOPE"), headers=headers)
+    good = await client.post(
+        "/api/v1/tickets", json=new_ticket(support_unit="NOPE"), headers=headers
+    )
     assert good.status_code == 422  # same answer, not a stale 409
     fixed = await client.post("/api/v1/tickets", json=new_ticket(), headers=headers)
     assert fixed.status_code == 201

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Bootstrap a fresh machine with only Python 3.11: `python3 dev.py serve` / `python3 dev.py test`.
+
+Creates `.venv`, installs the project (again only when pyproject.toml changed), then either serves
+the gateway on SQLite with the example configuration or runs the whole check: ruff, mypy, pytest
+on SQLite and PostgreSQL (started or installed first by `.ci/ensure-postgres` where needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+
+
+def run(*args: str | Path, **kwargs: object) -> int:
+    print("+", " ".join(map(str, args)), flush=True)
+    return subprocess.call([str(a) for a in args], cwd=ROOT, **kwargs)  # type: ignore[arg-type]
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 (users may run an older python3)
+        sys.exit(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}")
+    if not (BIN / "python").exists() and run(sys.executable, "-m", "venv", VENV) != 0:
+        sys.exit("could not create .venv (on Debian: apt-get install python3-venv)")
+    stamp = (
+        VENV
+        / f".installed-{hashlib.sha256((ROOT / 'pyproject.toml').read_bytes()).hexdigest()[:16]}"
+    )
+    if stamp.exists():
+        return
+    quiet = ["--quiet", "--disable-pip-version-check"]
+    if run(BIN / "python", "-m", "pip", "install", *quiet, "--upgrade", "pip") != 0:
+        sys.exit("could not upgrade pip in .venv")
+    if run(BIN / "python", "-m", "pip", "install", *quiet, "-e", ".[test]") != 0:
+        sys.exit("could not install the project into .venv")
+    for old in VENV.glob(".installed-*"):
+        old.unlink()
+    stamp.touch()
+
+
+def serve(extra: list[str]) -> int:
+    config = ["--config", "examples/gateway.yaml"] if "--config" not in extra else []
+    os.execv(BIN / "gateway", [str(BIN / "gateway"), "serve", *config, *extra])
+    return 0  # not reached
+
+
+def test(extra: list[str]) -> int:
+    steps: list[list[str | Path]] = [
+        ["bash", ".ci/ensure-postgres"],
+        [BIN / "ruff", "check", "."],
+        [BIN / "ruff", "format", "--check", "."],
+        [BIN / "mypy"],
+        [BIN / "python", "-m", "pytest", *extra],
+    ]
+    for step in steps:
+        code = run(*step)
+        if code == 5 and step[1:3] == ["-m", "pytest"]:
+            print("pytest collected no tests: that is a failure here", flush=True)
+            return 1
+        if code != 0:
+            return code
+    return 0
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("serve", "test", "setup"):
+        print(__doc__)
+        return 2
+    ensure_venv()
+    command, extra = sys.argv[1], sys.argv[2:]
+    if command == "serve":
+        return serve(extra)
+    if command == "test":
+        return test(extra)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
