@@ -85,6 +85,14 @@ def semantic_problems(raw: dict[str, Any]) -> list[dict[str, str]]:
                 {"key": f"support_units[{index}].name", "message": f"duplicate '{unit['name']}'"}
             )
         seen.add(unit["name"])
+    for component, unit in raw.get("routing", {}).get("components", {}).items():
+        if unit not in seen:
+            problems.append(
+                {
+                    "key": f"routing.components.{component}",
+                    "message": f"'{unit}' is not a configured support unit",
+                }
+            )
     default = raw.get("routing", {}).get("default_support_unit")
     if default is not None and default not in seen:
         problems.append(

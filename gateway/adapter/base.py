@@ -1,0 +1,117 @@
+"""The one interface every adapter implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from gateway.adapter.errors import PermanentError
+from gateway.adapter.models import (
+    Action,
+    CheckResult,
+    Command,
+    Delivery,
+    InboundRequest,
+    PushResult,
+    RemoteRef,
+)
+
+
+class AdapterConfig(BaseModel):
+    """Base of every adapter's settings model. Secrets are `SecretStr`, given as `{env: NAME}`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+ConfigT = TypeVar("ConfigT", bound=AdapterConfig)
+
+
+class Adapter(ABC, Generic[ConfigT]):
+    """Translates canonical tickets to and from one kind of remote system.
+
+    Subclasses set `kind` (the entry-point name), `config_model` and, if they read a mapping file,
+    `mapping_model`. The hub calls `push` from the delivery worker only, never from a request.
+    """
+
+    kind: ClassVar[str]
+    config_model: ClassVar[type[AdapterConfig]]
+    mapping_model: ClassVar[type[BaseModel] | None] = None
+
+    def __init__(self, *, name: str, config: ConfigT, mapping: BaseModel | None = None) -> None:
+        self.name = name
+        self.config = config
+        self.mapping = mapping
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self.config!r}>"
+
+    @classmethod
+    def load_mapping(cls, path: Path) -> BaseModel | None:
+        """Read and validate this adapter's mapping file (adapters with mappings override)."""
+        return None
+
+    async def push(self, delivery: Delivery) -> PushResult:
+        """Dispatch one delivery to the method for its action."""
+        if delivery.action == Action.CREATE:
+            return await self.create(delivery)
+        if delivery.remote is None:
+            raise PermanentError(f"no remote ticket at {self.name} for #{delivery.ticket.id}")
+        if delivery.action == Action.ENTRY:
+            return await self.add_entry(delivery)
+        if delivery.action == Action.SOLVE:
+            return await self.solve(delivery)
+        return await self.update(delivery)
+
+    @abstractmethod
+    async def create(self, delivery: Delivery) -> PushResult:
+        """Create the ticket remotely (after looking up `ticket.id`) and return its remote ref."""
+
+    @abstractmethod
+    async def update(self, delivery: Delivery) -> PushResult:
+        """Bring the remote ticket's public fields up to the canonical ticket."""
+
+    @abstractmethod
+    async def add_entry(self, delivery: Delivery) -> PushResult:
+        """Add a public journal entry to the remote ticket."""
+
+    @abstractmethod
+    async def solve(self, delivery: Delivery) -> PushResult:
+        """Tell the remote the ticket is solved or unsolved, with the solution."""
+
+    async def find(self, hub_id: int) -> RemoteRef | None:
+        """The remote ticket already carrying this hub id, if the remote can be searched."""
+        return None
+
+    async def verify_inbound(self, request: InboundRequest) -> None:
+        """Raise `InboundRejected` unless the request is authentic. Default: refuse everything."""
+        from gateway.webhook.errors import InboundRejected
+
+        raise InboundRejected(f"connection {self.name} does not accept inbound requests")
+
+    def translate_inbound(self, request: InboundRequest) -> list[Command]:
+        """Canonical commands for an authentic inbound payload (no I/O, no side effects)."""
+        return []
+
+    def event_id(self, request: InboundRequest) -> str | None:
+        """The remote's id for this event, used to apply each event once."""
+        return None
+
+    @abstractmethod
+    async def check(self) -> CheckResult:
+        """Can we reach and use the remote with this configuration?"""
+
+    async def aclose(self) -> None:
+        """Release connections; called at shutdown."""
+
+
+def secret_fields(model: type[BaseModel]) -> list[str]:
+    """Names of the fields typed as secrets (also inside lists)."""
+    out = []
+    for name, info in model.model_fields.items():
+        annotation: Any = info.annotation
+        if SecretStr in (annotation, *getattr(annotation, "__args__", ())):
+            out.append(name)
+    return out

@@ -1,0 +1,127 @@
+"""What crosses the adapter boundary: deliveries out, canonical commands in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.adapter.errors import Exchange
+from gateway.ticket.enums import Priority, Status
+from gateway.ticket.models import JournalEntry, Ticket, TicketCreate
+
+
+class Action(StrEnum):
+    """What one outbox row asks an adapter to do."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    ENTRY = "entry"
+    SOLVE = "solve"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteRef:
+    """Where a hub ticket lives in a remote system."""
+
+    remote_id: str
+    remote_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One change to push, rendered from the canonical ticket at send time (public view only).
+
+    `idempotency_key` is stable across retries of the same outbox row; adapters send it where the
+    remote supports one and must look up `ticket.id` before retrying a create.
+    """
+
+    action: Action
+    ticket: Ticket
+    idempotency_key: str
+    attempt: int
+    remote: RemoteRef | None = None
+    entry: JournalEntry | None = None
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    remote: RemoteRef | None
+    exchange: Exchange | None = None
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    remote_id: str | None = Field(default=None, description="The ticket's id in the remote system")
+    hub_id: int | None = Field(default=None, description="Our hub id, if the remote echoes it")
+
+
+class CreateTicket(_Command):
+    kind: Literal["create"] = "create"
+    ticket: TicketCreate
+    remote_url: str | None = None
+
+
+class AddComment(_Command):
+    """A public reply or diary entry (a remote's internal traffic never becomes a command)."""
+
+    kind: Literal["comment"] = "comment"
+    body: str = Field(min_length=1)
+    author: str | None = None
+
+
+class AskSubmitter(_Command):
+    """A question to the submitter: a public entry, and the ticket waits for the reply."""
+
+    kind: Literal["question"] = "question"
+    body: str = Field(min_length=1)
+    author: str | None = None
+
+
+class SetStatus(_Command):
+    kind: Literal["status"] = "status"
+    status: Status
+
+
+class Solve(_Command):
+    kind: Literal["solve"] = "solve"
+    status: Literal[Status.SOLVED, Status.UNSOLVED] = Status.SOLVED
+    solution: str = Field(min_length=1)
+
+
+class Reassign(_Command):
+    kind: Literal["reassign"] = "reassign"
+    support_unit: str
+
+
+class UpdateFields(_Command):
+    kind: Literal["update"] = "update"
+    priority: Priority | None = None
+    subject: str | None = Field(default=None, max_length=255)
+
+
+Command = Annotated[
+    CreateTicket | AddComment | AskSubmitter | SetStatus | Solve | Reassign | UpdateFields,
+    Field(discriminator="kind"),
+]
+
+# What a close-only assignee may report back (GGUS model): solution, reassignment, question.
+ASSIGNEE_REPORTS = frozenset({"solve", "reassign", "question"})
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRequest:
+    """An inbound HTTP request as the adapter sees it (already size-limited)."""
+
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    ok: bool
+    detail: str

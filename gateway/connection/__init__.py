@@ -1,0 +1,1 @@
+"""Connections: configured adapter instances, each serving one support unit or origin system."""
