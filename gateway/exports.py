@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from gateway.adapter.registry import AdapterRegistry
 from gateway.config.loader import config_schema
 from gateway.ticket.models import (
     JournalEntry,
@@ -50,6 +51,12 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     for name, (model, mode) in MODEL_SCHEMAS.items():
         out[name] = _with_header(name, model.model_json_schema(mode=mode))  # type: ignore[arg-type]
     out["config.schema.json"] = _with_header("config.schema.json", config_schema())
+    for kind, adapter in sorted(AdapterRegistry.from_entry_points().kinds.items()):
+        name = f"adapter-{kind}.schema.json"
+        out[name] = _with_header(name, adapter.config_model.model_json_schema())
+        if adapter.mapping_model is not None:
+            name = f"mapping-{kind}.schema.json"
+            out[name] = _with_header(name, adapter.mapping_model.model_json_schema())
     return out
 
 

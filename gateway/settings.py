@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, description="Larger request bodies get 413.")
     log_level: str = "INFO"
     db_pool_size: int = 10
+    worker_concurrency: int = Field(default=32, description="Deliveries in flight per worker.")
+    worker_lease_seconds: float = Field(
+        default=60.0, description="A claim older than this is retaken."
+    )
+    worker_poll_interval: float = Field(default=1.0, description="Polling fallback, in seconds.")
+    worker_max_attempts: int = Field(default=12, description="Attempts before a dead letter.")
     idempotency_in_flight_seconds: int = Field(
         default=60,
         description="An in-flight idempotency key older than this is considered abandoned.",

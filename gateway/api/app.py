@@ -2,34 +2,79 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import __version__
+from gateway.adapter.registry import AdapterRegistry
 from gateway.api.errors import install_error_handlers
 from gateway.api.health import router as health_router
 from gateway.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from gateway.auth.views import router as api_key_router
 from gateway.config.models import GatewayConfig
+from gateway.connection.service import Connections, build_connections
 from gateway.database.engine import create_engine, create_sessionmaker
+from gateway.delivery.views import router as delivery_router
+from gateway.delivery.worker import Worker
 from gateway.settings import Settings
 from gateway.support_unit import service as support_units
 from gateway.support_unit.views import router as support_unit_router
+from gateway.sync.outbox import SyncContext
 from gateway.ticket.views import router as ticket_router
+from gateway.webhook.views import router as webhook_router
 
 DESCRIPTION = (
     "One canonical ticket with one hub id, routed to the support unit that solves it. "
     "Authenticate with `Authorization: Bearer <API key>`. Errors are JSON: "
     '`{"error": {"code", "message", "details"}}`.'
 )
+ROUTERS = (
+    health_router,
+    ticket_router,
+    delivery_router,
+    webhook_router,
+    support_unit_router,
+    api_key_router,
+)
 
 
-def create_app(settings: Settings | None = None, config: GatewayConfig | None = None) -> FastAPI:
-    """Build the app; the database engine is opened in the lifespan, not at import."""
+def connections_for(settings: Settings, config: GatewayConfig) -> Connections:
+    """Build the configured connections; raises ConfigError naming every bad key."""
+    base_dir = settings.config_file.parent if settings.config_file else None
+    return build_connections(config, AdapterRegistry.from_entry_points(), base_dir=base_dir)
+
+
+def make_worker(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], connections: Connections
+) -> Worker:
+    return Worker(
+        sessionmaker=sessionmaker,
+        connections=connections,
+        database_url=settings.resolved_database_url(),
+        concurrency=settings.worker_concurrency,
+        lease_seconds=settings.worker_lease_seconds,
+        poll_interval=settings.worker_poll_interval,
+        max_attempts=settings.worker_max_attempts,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    config: GatewayConfig | None = None,
+    *,
+    connections: Connections | None = None,
+    run_worker: bool = False,
+) -> FastAPI:
+    """Build the app; connections are checked now, the database is opened in the lifespan."""
     settings = settings or Settings()
     config = config or GatewayConfig()
+    connections = connections if connections is not None else connections_for(settings, config)
+    sync = SyncContext(connections)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,21 +85,30 @@ def create_app(settings: Settings | None = None, config: GatewayConfig | None = 
             async with app.state.sessionmaker() as session:
                 await support_units.ensure_units(session, units=config.support_units)
                 await session.commit()
+        stop = asyncio.Event()
+        worker_task = None
+        if run_worker:
+            worker = make_worker(settings, app.state.sessionmaker, connections)
+            sync.wakers.append(worker.wake)
+            worker_task = asyncio.create_task(worker.run(stop))
         try:
             yield
         finally:
+            stop.set()
+            if worker_task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker_task
+            await connections.aclose()
             await engine.dispose()
 
     app = FastAPI(
-        title="Ticket gateway",
-        version=__version__,
-        description=DESCRIPTION,
-        lifespan=lifespan,
+        title="Ticket gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan
     )
     app.state.settings = settings
     app.state.config = config
+    app.state.sync = sync
     install_error_handlers(app)
-    for router in (health_router, ticket_router, support_unit_router, api_key_router):
+    for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

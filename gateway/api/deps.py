@@ -14,6 +14,7 @@ from gateway.auth.models import Caller
 from gateway.config.models import GatewayConfig
 from gateway.errors import Forbidden, Unauthenticated
 from gateway.settings import Settings
+from gateway.sync.outbox import SyncContext
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer gw_...`")
 
@@ -58,5 +59,11 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_sync(request: Request) -> SyncContext:
+    sync: SyncContext = request.app.state.sync
+    return sync
+
+
 Config = Annotated[GatewayConfig, Depends(get_config)]
+Sync = Annotated[SyncContext, Depends(get_sync)]
 AppSettings = Annotated[Settings, Depends(get_settings)]

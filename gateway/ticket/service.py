@@ -46,6 +46,7 @@ from gateway.ticket.tables import (
 )
 from gateway.ticket.transitions import check_transition
 
+RECORDED_CHANGES = "gateway.recorded_ticket_changes"
 SIMPLE_FIELDS = ("subject", "description", "priority", "component", "affected_site", "vo", "cc")
 
 
@@ -287,17 +288,23 @@ def _record(
     changes: dict[str, Any],
     at: datetime,
 ) -> None:
-    session.add(
-        TicketChangeRow(
-            ticket_id=row.id,
-            version=row.version,
-            action=action,
-            actor=actor.name,
-            source=actor.source,
-            changes=changes,
-            at=at,
-        )
+    change = TicketChangeRow(
+        ticket_id=row.id,
+        version=row.version,
+        action=action,
+        actor=actor.name,
+        source=actor.source,
+        changes=changes,
+        at=at,
     )
+    session.add(change)
+    session.info.setdefault(RECORDED_CHANGES, []).append((row, change))
+
+
+def take_recorded_changes(session: AsyncSession) -> list[tuple[TicketRow, TicketChangeRow]]:
+    """The changes recorded in this unit of work and not yet handed to the sync engine."""
+    recorded: list[tuple[TicketRow, TicketChangeRow]] = session.info.pop(RECORDED_CHANGES, [])
+    return recorded
 
 
 async def list_tickets(
@@ -384,18 +391,18 @@ async def _involved_names(session: AsyncSession, ids: Sequence[int]) -> dict[int
 
 
 async def render(
-    session: AsyncSession, *, rows: Sequence[TicketRow], caller: Caller
+    session: AsyncSession, *, rows: Sequence[TicketRow], internal: bool
 ) -> list[Ticket]:
-    """Canonical tickets as this caller may see them, loading related rows in a few queries."""
+    """Canonical tickets, with internal entries only if asked, in a few queries for any number."""
     if not rows:
         return []
     ids = [row.id for row in rows]
     unit_ids = {u for row in rows for u in (row.support_unit_id, row.origin_unit_id) if u}
     names = await support_units.names_by_id(session, ids=unit_ids)
     involved = await _involved_names(session, ids)
-    journal = await _related(session, JournalEntryRow, ids, caller)
-    links = await _related(session, LinkRow, ids, caller)
-    etas = await _related(session, EtaRevisionRow, ids, caller)
+    journal = await _related(session, JournalEntryRow, ids, internal)
+    links = await _related(session, LinkRow, ids, internal)
+    etas = await _related(session, EtaRevisionRow, ids, internal)
     return [
         Ticket(
             id=row.id,
@@ -432,10 +439,10 @@ async def _related(
     session: AsyncSession,
     table: type[JournalEntryRow] | type[LinkRow] | type[EtaRevisionRow],
     ids: Sequence[int],
-    caller: Caller,
+    internal: bool,
 ) -> dict[int, list[Any]]:
     query = select(table).where(table.ticket_id.in_(ids)).order_by(table.id)
-    if table is JournalEntryRow and not caller.sees_internal:
+    if table is JournalEntryRow and not internal:
         query = query.where(JournalEntryRow.visibility == Visibility.PUBLIC.value)
     out: dict[int, list[Any]] = defaultdict(list)
     for item in (await session.execute(query)).scalars():

@@ -8,13 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from gateway.api.deps import AppSettings, Config, CurrentCaller, Session
+from gateway.api.deps import AppSettings, Config, CurrentCaller, Session, Sync
 from gateway.auth.models import Caller
 from gateway.config.models import GatewayConfig
 from gateway.errors import BadRequest, GatewayError, PreconditionFailed
 from gateway.idempotency import service as idempotency
 from gateway.support_unit.models import Level
 from gateway.support_unit.tables import SupportUnitRow
+from gateway.sync.outbox import SyncContext, commit
 from gateway.ticket import access, service
 from gateway.ticket.enums import Status
 from gateway.ticket.models import (
@@ -50,7 +51,7 @@ async def _routed_unit(
     session: Session, data: TicketCreate, caller: Caller, config: GatewayConfig
 ) -> SupportUnitRow | None:
     """The unit named in the request (checked against the assignment rules) or the default."""
-    name = data.support_unit or config.routing.default_support_unit
+    name = data.support_unit or config.routing.unit_for(data.component)
     if name is None:
         return None
     unit = (await service.resolve_units(session, field="support_unit", names=[name]))[name]
@@ -60,7 +61,7 @@ async def _routed_unit(
 
 
 async def _render_one(session: Session, row: TicketRow, caller: Caller) -> Ticket:
-    return (await service.render(session, rows=[row], caller=caller))[0]
+    return (await service.render(session, rows=[row], internal=caller.sees_internal))[0]
 
 
 @router.post(
@@ -75,6 +76,7 @@ async def create_ticket(
     caller: CurrentCaller,
     config: Config,
     settings: AppSettings,
+    sync: Sync,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """Create a ticket; a repeated `Idempotency-Key` with the same body returns the first answer."""
@@ -97,7 +99,7 @@ async def create_ticket(
                 },
             )
     try:
-        return await _create(session, data, caller, config, idempotency_key)
+        return await _create(session, data, caller, config, sync, idempotency_key)
     except GatewayError:
         if idempotency_key is not None:
             await idempotency.release(session, caller=caller.key_id, key=idempotency_key)
@@ -105,7 +107,12 @@ async def create_ticket(
 
 
 async def _create(
-    session: Session, data: TicketCreate, caller: Caller, config: GatewayConfig, key: str | None
+    session: Session,
+    data: TicketCreate,
+    caller: Caller,
+    config: GatewayConfig,
+    sync: SyncContext,
+    key: str | None,
 ) -> Response:
     unit = await _routed_unit(session, data, caller, config)
     row = await service.create_ticket(
@@ -120,7 +127,7 @@ async def _create(
         await idempotency.complete(
             session, caller=caller.key_id, key=key, status_code=201, body=body
         )
-    await session.commit()
+    await commit(session, sync)
     return JSONResponse(
         body,
         status_code=201,
@@ -148,7 +155,7 @@ async def list_tickets(
     rows, next_cursor = await service.list_tickets(
         session, caller=caller, filters=filters, cursor=cursor, limit=limit
     )
-    items = await service.render(session, rows=rows, caller=caller)
+    items = await service.render(session, rows=rows, internal=caller.sees_internal)
     return TicketPage(items=items, next_cursor=next_cursor)
 
 
@@ -171,6 +178,7 @@ async def patch_ticket(
     session: Session,
     caller: CurrentCaller,
     config: Config,
+    sync: Sync,
     response: Response,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> Ticket:
@@ -194,7 +202,7 @@ async def patch_ticket(
         session, row=row, patch=patch, actor=service.Actor.from_caller(caller), new_unit=new_unit
     )
     rendered = await _render_one(session, row, caller)
-    await session.commit()
+    await commit(session, sync)
     response.headers["ETag"] = etag(row.version)
     return rendered
 
@@ -203,7 +211,7 @@ async def patch_ticket(
     "/{ticket_id}/entries", response_model=JournalEntry, status_code=status.HTTP_201_CREATED
 )
 async def add_entry(
-    ticket_id: int, entry: JournalEntryCreate, session: Session, caller: CurrentCaller
+    ticket_id: int, entry: JournalEntryCreate, session: Session, caller: CurrentCaller, sync: Sync
 ) -> JournalEntry:
     """Add a public or internal journal entry."""
     access.check_entry(caller, entry)
@@ -211,7 +219,7 @@ async def add_entry(
     journal = await service.add_entry(
         session, row=row, entry=entry, actor=service.Actor.from_caller(caller)
     )
-    await session.commit()
+    await commit(session, sync)
     return JournalEntry.model_validate(journal)
 
 

@@ -1,0 +1,1 @@
+"""The sync engine's delivery side: claim outbox rows, push them, record results."""

@@ -1,0 +1,175 @@
+"""Record the outcome of one delivery attempt, only while its claim still holds."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.adapter.errors import AdapterError, Exchange, RetryableError
+from gateway.adapter.models import Action, Delivery, PushResult
+from gateway.database.base import utcnow
+from gateway.delivery import metrics
+from gateway.delivery.claim import Claim, fenced
+from gateway.delivery.schedule import retry_delay
+from gateway.sync.tables import DEAD, DONE, PENDING, DeliveryAttemptRow, EchoRow
+from gateway.ticket.enums import LinkRole
+from gateway.ticket.tables import LinkRow
+
+log = logging.getLogger("gateway.delivery")
+
+
+def entry_fingerprint(connection: str, remote_id: str | None, body: str) -> str:
+    """What an echo of a journal entry we wrote to `connection` looks like."""
+    return hashlib.sha256(f"{connection}\x00{remote_id}\x00{body.strip()}".encode()).hexdigest()
+
+
+async def record_success(
+    session: AsyncSession,
+    claim: Claim,
+    *,
+    worker: str,
+    started: datetime,
+    delivery: Delivery,
+    result: PushResult,
+) -> bool:
+    """Mark the row done, keep the remote id on the link; False if the claim was lost."""
+    now = utcnow()
+    exchange = _exchange(result.exchange)
+    updated = await session.execute(
+        fenced(claim).values(
+            state=DONE,
+            outcome="delivered",
+            done_at=now,
+            updated_at=now,
+            lease_owner=None,
+            lease_until=None,
+            last_error=None,
+            last_exchange=exchange,
+        )
+    )
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        return await _lease_lost(session, claim, worker)
+    if delivery.action == Action.CREATE and result.remote is not None:
+        await _keep_link(session, claim, result)
+    if delivery.action == Action.ENTRY and delivery.entry is not None:
+        remote = result.remote or delivery.remote
+        remote_id = remote.remote_id if remote else None
+        fingerprint = entry_fingerprint(claim.connection, remote_id, delivery.entry.body)
+        session.add(EchoRow(connection=claim.connection, fingerprint=fingerprint))
+    _attempt(session, claim, worker, started, "delivered", None, exchange)
+    await session.commit()
+    metrics.DELIVERIES.labels(claim.connection, "delivered").inc()
+    metrics.DELIVERY_LATENCY.labels(claim.connection).observe(
+        (now - claim.created_at).total_seconds()
+    )
+    return True
+
+
+async def record_failure(
+    session: AsyncSession,
+    claim: Claim,
+    *,
+    worker: str,
+    started: datetime,
+    error: AdapterError,
+    max_attempts: int,
+) -> bool:
+    """Schedule a retry, or make a dead letter keeping the request, response and rule."""
+    now = utcnow()
+    exchange = _exchange(error.exchange)
+    retry = isinstance(error, RetryableError) and claim.attempt - claim.retry_base < max_attempts
+    values: dict[str, Any] = {
+        "updated_at": now,
+        "lease_owner": None,
+        "lease_until": None,
+        "last_error": error.message,
+        "last_exchange": exchange,
+    }
+    if retry:
+        retry_after = error.retry_after if isinstance(error, RetryableError) else None
+        delay = retry_delay(claim.attempt, retry_after)
+        values.update(
+            state=PENDING, outcome="retry", next_attempt_at=now + timedelta(seconds=delay)
+        )
+    else:
+        values.update(state=DEAD, outcome="dead")
+    updated = await session.execute(fenced(claim).values(**values))
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        return await _lease_lost(session, claim, worker)
+    outcome = "retry" if retry else "dead"
+    _attempt(session, claim, worker, started, outcome, error.message, exchange)
+    await session.commit()
+    metrics.DELIVERIES.labels(claim.connection, outcome).inc()
+    if not retry:
+        log.error(
+            "delivery dead-lettered",
+            extra={
+                "outbox_id": claim.outbox_id,
+                "ticket_id": claim.ticket_id,
+                "connection": claim.connection,
+                "action": claim.action,
+                "rule": claim.rule,
+                "attempt": claim.attempt,
+                "error": error.message,
+            },
+        )
+    return True
+
+
+async def _lease_lost(session: AsyncSession, claim: Claim, worker: str) -> bool:
+    await session.rollback()
+    metrics.DELIVERIES.labels(claim.connection, "lease_lost").inc()
+    log.warning(
+        "claim lost before the result was written; another worker owns the row",
+        extra={"outbox_id": claim.outbox_id, "attempt": claim.attempt, "worker": worker},
+    )
+    return False
+
+
+async def _keep_link(session: AsyncSession, claim: Claim, result: PushResult) -> None:
+    assert result.remote is not None
+    link = await session.scalar(
+        select(LinkRow).where(
+            LinkRow.ticket_id == claim.ticket_id,
+            LinkRow.connection == claim.connection,
+            LinkRow.role == LinkRole.ASSIGNEE.value,
+        )
+    )
+    if link is None:
+        link = LinkRow(
+            ticket_id=claim.ticket_id, connection=claim.connection, role=LinkRole.ASSIGNEE.value
+        )
+        session.add(link)
+    link.external_id = result.remote.remote_id
+    link.external_url = result.remote.remote_url
+
+
+def _attempt(
+    session: AsyncSession,
+    claim: Claim,
+    worker: str,
+    started: datetime,
+    outcome: str,
+    error: str | None,
+    exchange: dict[str, Any] | None,
+) -> None:
+    session.add(
+        DeliveryAttemptRow(
+            outbox_id=claim.outbox_id,
+            attempt=claim.attempt,
+            worker=worker,
+            outcome=outcome,
+            error=error,
+            exchange=exchange,
+            started_at=started,
+        )
+    )
+
+
+def _exchange(exchange: Exchange | None) -> dict[str, Any] | None:
+    return exchange.as_dict() if exchange is not None else None

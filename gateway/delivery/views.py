@@ -1,0 +1,51 @@
+"""Delivery log per ticket, dead letters (admin), and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.api.deps import AdminCaller, CurrentCaller, Session
+from gateway.delivery import metrics, service
+from gateway.delivery.models import DeliveryStatus
+from gateway.errors import Forbidden
+from gateway.ticket import service as tickets
+
+router = APIRouter(tags=["deliveries"])
+
+
+@router.get("/api/v1/tickets/{ticket_id}/deliveries", response_model=list[DeliveryStatus])
+async def ticket_deliveries(
+    ticket_id: int, session: Session, caller: CurrentCaller
+) -> list[DeliveryStatus]:
+    """Where each change of this ticket stands with each connection: attempts, errors, responses."""
+    if not caller.sees_internal:
+        raise Forbidden("the delivery log is for support staff")
+    await tickets.load_ticket(session, ticket_id=ticket_id, caller=caller)
+    return await service.for_ticket(session, ticket_id=ticket_id)
+
+
+@router.get("/api/v1/dead-letters", response_model=list[DeliveryStatus])
+async def list_dead_letters(
+    session: Session, _: AdminCaller, connection: str | None = None
+) -> list[DeliveryStatus]:
+    """Deliveries that exhausted their retries or were refused, with request, response and rule."""
+    return await service.dead_letters(session, connection=connection)
+
+
+@router.post("/api/v1/dead-letters/{delivery_id}/replay", response_model=DeliveryStatus)
+async def replay_dead_letter(delivery_id: int, session: Session, _: AdminCaller) -> DeliveryStatus:
+    """Queue a dead letter again, due now."""
+    replayed = await service.replay(session, outbox_id=delivery_id)
+    await session.commit()
+    return replayed
+
+
+@router.get("/metrics", include_in_schema=False)
+async def prometheus_metrics(session: Session) -> Response:
+    depth, oldest = await service.queue_figures(session)
+    await session.rollback()
+    for state, count in depth.items():
+        metrics.QUEUE_DEPTH.labels(state).set(count)
+    metrics.OLDEST_PENDING_AGE.set(oldest)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

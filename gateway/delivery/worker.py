@@ -1,0 +1,187 @@
+"""The delivery worker: claims due outbox rows and pushes them, many at once, in order per pair.
+
+Rows for one (ticket, connection) are never claimable together (see claim.py), so running many
+deliveries concurrently keeps each pair in order while one slow or failing ticket holds up no
+other. Wake-ups come from LISTEN/NOTIFY on PostgreSQL and from in-process commits; polling is the
+fallback that always works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.adapter.errors import AdapterError, PermanentError, RetryableError
+from gateway.adapter.models import Action, Delivery, PushResult
+from gateway.connection.service import Connection, Connections
+from gateway.database.base import utcnow
+from gateway.delivery import claim as claims
+from gateway.delivery import metrics
+from gateway.delivery.render import render_delivery
+from gateway.delivery.results import record_failure, record_success
+from gateway.sync.outbox import NOTIFY_CHANNEL
+
+log = logging.getLogger("gateway.worker")
+DRAIN_SECONDS = 10.0
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        connections: Connections,
+        database_url: str,
+        name: str | None = None,
+        concurrency: int = 32,
+        lease_seconds: float = 60.0,
+        poll_interval: float = 1.0,
+        max_attempts: int = 12,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.connections = connections
+        self.database_url = database_url
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.max_attempts = max_attempts
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._listener: Any = None
+
+    def wake(self) -> None:
+        """Look for work now (called after a commit that wrote outbox rows)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set, then let in-flight deliveries finish (bounded)."""
+        log.info("worker started", extra={"worker": self.name, "concurrency": self.concurrency})
+        await self._listen()
+        try:
+            while not stop.is_set():
+                claimed = await self._claim_some()
+                if not claimed:
+                    await self._idle(stop)
+        finally:
+            await self._drain()
+            await self._unlisten()
+            log.info("worker stopped", extra={"worker": self.name})
+
+    async def run_until_idle(self, limit_seconds: float = 30.0) -> None:
+        """Deliver everything due now and return (for tests and one-shot runs)."""
+        deadline = time.monotonic() + limit_seconds
+        while time.monotonic() < deadline:
+            claimed = await self._claim_some()
+            if not claimed and not self._tasks:
+                return
+            if not claimed:
+                await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+        raise TimeoutError("deliveries still pending after run_until_idle timeout")
+
+    async def _claim_some(self) -> int:
+        free = self.concurrency - len(self._tasks)
+        if free <= 0:
+            await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+            return 1
+        async with self.sessionmaker() as session:
+            claimed = await claims.claim(
+                session, worker=self.name, limit=free, lease_seconds=self.lease_seconds
+            )
+        for item in claimed:
+            task = asyncio.create_task(self._deliver(item))
+            self._tasks.add(task)
+            task.add_done_callback(self._finished)
+        return len(claimed)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()  # the next row of that pair may be due now
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task crashed", exc_info=task.exception())
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(
+                waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _drain(self) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=DRAIN_SECONDS)
+
+    async def _deliver(self, claim: claims.Claim) -> None:
+        started = utcnow()
+        connection = self.connections.get(claim.connection)
+        try:
+            if connection is None:
+                raise PermanentError(f"connection '{claim.connection}' is no longer configured")
+            async with self.sessionmaker() as session:
+                delivery = await render_delivery(session, claim)
+                await session.rollback()
+            result = await self._push(connection, delivery)
+        except AdapterError as error:
+            await self._failed(claim, started, error)
+            return
+        except Exception as exc:  # an adapter bug must not lose the row: retry it
+            log.exception("unexpected error in delivery", extra={"outbox_id": claim.outbox_id})
+            await self._failed(claim, started, RetryableError(f"{type(exc).__name__}: {exc}"))
+            return
+        async with self.sessionmaker() as session:
+            await record_success(
+                session, claim, worker=self.name, started=started, delivery=delivery, result=result
+            )
+
+    async def _push(self, connection: Connection, delivery: Delivery) -> PushResult:
+        timer = time.perf_counter()
+        try:
+            if delivery.action == Action.CREATE and delivery.attempt > 1:
+                found = await connection.adapter.find(delivery.ticket.id)
+                if found is not None:  # an earlier attempt did create it: do not make a second
+                    return PushResult(remote=found)
+            return await connection.adapter.push(delivery)
+        finally:
+            metrics.PUSH_DURATION.labels(connection.name).observe(time.perf_counter() - timer)
+
+    async def _failed(self, claim: claims.Claim, started: Any, error: AdapterError) -> None:
+        async with self.sessionmaker() as session:
+            await record_failure(
+                session,
+                claim,
+                worker=self.name,
+                started=started,
+                error=error,
+                max_attempts=self.max_attempts,
+            )
+
+    async def _listen(self) -> None:
+        url = make_url(self.database_url)
+        if url.get_backend_name() != "postgresql":
+            return
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        try:
+            self._listener = await asyncpg.connect(dsn)
+            await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self.wake())
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("LISTEN failed; polling only", extra={"error": str(exc)})
+            self._listener = None
+
+    async def _unlisten(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError, asyncpg.PostgresError):
+                await self._listener.close()
+            self._listener = None

@@ -1,0 +1,98 @@
+"""Turn the ticket changes of a unit of work into outbox rows, in the same transaction.
+
+Views and inbound flows finish with `commit(session, sync)` instead of `session.commit()`; a
+guard refuses a commit that would drop recorded changes on the floor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from gateway.connection.service import Connections
+from gateway.support_unit import service as support_units
+from gateway.sync.policy import ChangeFacts, targets
+from gateway.sync.tables import OutboxRow
+from gateway.ticket.enums import LinkRole
+from gateway.ticket.service import RECORDED_CHANGES, take_recorded_changes
+from gateway.ticket.tables import LinkRow, TicketChangeRow, TicketRow
+
+NOTIFY_CHANNEL = "gateway_outbox"
+
+
+@dataclass
+class SyncContext:
+    """What the write side needs: the connections, and a way to wake an in-process worker."""
+
+    connections: Connections
+    wakers: list[Callable[[], None]] = field(default_factory=list)
+
+    def wake(self) -> None:
+        for waker in self.wakers:
+            waker()
+
+
+async def enqueue_recorded(session: AsyncSession, connections: Connections) -> int:
+    """Write one outbox row per connection that must hear of each recorded change."""
+    recorded = take_recorded_changes(session)
+    if not recorded or not len(connections):
+        return 0
+    await session.flush()
+    added = 0
+    for ticket, change in recorded:
+        for target in targets(await _facts(session, ticket, change), connections):
+            entry = change.changes.get("entry")
+            session.add(
+                OutboxRow(
+                    ticket_id=ticket.id,
+                    connection=target.connection,
+                    action=target.action.value,
+                    rule=target.rule,
+                    change_id=change.id,
+                    entry_id=entry["id"] if entry else None,
+                )
+            )
+            added += 1
+    if added and session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"))
+    return added
+
+
+async def _facts(session: AsyncSession, ticket: TicketRow, change: TicketChangeRow) -> ChangeFacts:
+    names = await support_units.names_by_id(session, ids=[ticket.support_unit_id or 0])
+    origin = await session.scalar(
+        select(LinkRow.connection).where(
+            LinkRow.ticket_id == ticket.id, LinkRow.role == LinkRole.ORIGIN.value
+        )
+    )
+    return ChangeFacts(
+        action=change.action,
+        changes=change.changes,
+        source=change.source,
+        support_unit=names.get(ticket.support_unit_id or 0),
+        origin=origin,
+    )
+
+
+async def commit(session: AsyncSession, sync: SyncContext) -> None:
+    """Enqueue, commit, then wake local workers (after the commit, so they see the rows)."""
+    added = await enqueue_recorded(session, sync.connections)
+    await session.commit()
+    if added:
+        sync.wake()
+
+
+@event.listens_for(Session, "before_commit")
+def _refuse_unsynced_commit(session: Session) -> None:
+    pending: list[Any] = session.info.get(RECORDED_CHANGES, [])
+    if pending:
+        session.info.pop(RECORDED_CHANGES)
+        raise RuntimeError(
+            f"{len(pending)} ticket change(s) committed without the sync engine; "
+            "use gateway.sync.outbox.commit()"
+        )

@@ -1,0 +1,116 @@
+"""The sync policy (GGUS integration-platform model): which connection hears of which change.
+
+A pure function of the change and the connections, so every rule is testable on its own and
+each outbox row records the rule that created it (shown on dead letters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.adapter.models import Action
+from gateway.connection.models import Policy
+from gateway.connection.service import Connections
+from gateway.ticket.enums import SOLVING_STATES, Visibility
+
+PUBLIC_FIELDS = frozenset(
+    {
+        "subject",
+        "description",
+        "status",
+        "priority",
+        "cc",
+        "component",
+        "affected_site",
+        "vo",
+        "eta",
+        "involved",
+        "support_unit",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeFacts:
+    """What the policy needs to know about one recorded change."""
+
+    action: str  # created | updated | entry_added
+    changes: dict[str, Any]
+    source: str  # "api" or the connection the change came from
+    support_unit: str | None  # the responsible unit after the change
+    origin: str | None  # the connection the ticket came from, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    connection: str
+    action: Action
+    rule: str
+
+
+def targets(facts: ChangeFacts, connections: Connections) -> list[Target]:
+    """Outbox rows for one change; never one back to the connection the change came from."""
+    found = _assignee_targets(facts, connections) + _origin_targets(facts, connections)
+    seen: set[str] = set()
+    out = []
+    for target in found:
+        if target.connection != facts.source and target.connection not in seen:
+            seen.add(target.connection)
+            out.append(target)
+    return out
+
+
+def _assignee_targets(facts: ChangeFacts, connections: Connections) -> list[Target]:
+    assignee = connections.for_unit(facts.support_unit)
+    out: list[Target] = []
+    if facts.action == "created":
+        if assignee is not None:
+            out.append(Target(assignee.name, Action.CREATE, "assignment-creates-remote-ticket"))
+        return out
+    unit_change = facts.changes.get("support_unit")
+    if unit_change is not None:
+        previous = connections.for_unit(unit_change.get("from"))
+        if assignee is not None:
+            out.append(Target(assignee.name, Action.CREATE, "assignment-creates-remote-ticket"))
+        if previous is not None and previous is not assignee:
+            out.append(Target(previous.name, Action.UPDATE, "reassigned-away-from-unit"))
+        return out
+    if assignee is None:
+        return out
+    if _is_solve(facts):
+        out.append(Target(assignee.name, Action.SOLVE, "assignee-told-of-solution"))
+    elif _public_entry(facts):
+        out.append(Target(assignee.name, Action.ENTRY, "public-entry-to-assignee"))
+    elif _public_fields(facts):
+        out.append(Target(assignee.name, Action.UPDATE, "public-update-to-assignee"))
+    return out
+
+
+def _origin_targets(facts: ChangeFacts, connections: Connections) -> list[Target]:
+    origin = connections.get(facts.origin) if facts.origin else None
+    if origin is None or facts.action == "created":
+        return []
+    if _is_solve(facts):
+        return [Target(origin.name, Action.SOLVE, "origin-updated-on-solution")]
+    if origin.policy != Policy.MIRROR:
+        return []
+    if _public_entry(facts):
+        return [Target(origin.name, Action.ENTRY, "mirror-public-entry")]
+    if _public_fields(facts):
+        return [Target(origin.name, Action.UPDATE, "mirror-public-update")]
+    return []
+
+
+def _is_solve(facts: ChangeFacts) -> bool:
+    status = facts.changes.get("status")
+    return status is not None and status.get("to") in SOLVING_STATES
+
+
+def _public_entry(facts: ChangeFacts) -> bool:
+    entry = facts.changes.get("entry")
+    return entry is not None and entry.get("visibility") == Visibility.PUBLIC
+
+
+def _public_fields(facts: ChangeFacts) -> bool:
+    return bool(PUBLIC_FIELDS & set(facts.changes))

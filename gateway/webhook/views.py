@@ -1,0 +1,78 @@
+"""`POST /api/v1/webhooks/{connection}`: verify, translate, apply once, answer quickly.
+
+No remote system is called here; deliveries the event causes are written to the outbox and
+sent by the worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+
+from gateway.adapter.models import InboundRequest
+from gateway.api.deps import Config, Session, Sync
+from gateway.delivery import metrics
+from gateway.errors import GatewayError, NotFound
+from gateway.sync.outbox import commit
+from gateway.webhook.errors import InboundRejected
+from gateway.webhook.flows import apply_event
+
+router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+
+
+class InboundResult(BaseModel):
+    event_id: str
+    duplicate: bool
+    applied: list[dict[str, Any]]
+    ignored: list[dict[str, Any]]
+
+
+@router.post(
+    "/{connection}",
+    response_model=InboundResult,
+    status_code=202,
+    responses={
+        401: {"description": "unsigned or badly signed"},
+        404: {"description": "no such connection"},
+    },
+)
+async def receive_webhook(
+    connection: str, request: Request, session: Session, sync: Sync, config: Config
+) -> InboundResult:
+    """Accept a signed event from a connection's system (Standard Webhooks for `rest`)."""
+    target = sync.connections.get(connection)
+    if target is None:
+        raise NotFound(f"no connection named '{connection}'")
+    inbound = InboundRequest(
+        headers={k.lower(): v for k, v in request.headers.items()}, body=await request.body()
+    )
+    try:
+        await target.adapter.verify_inbound(inbound)
+        commands = target.adapter.translate_inbound(inbound)
+    except InboundRejected:
+        metrics.INBOUND_EVENTS.labels(connection, "rejected").inc()
+        raise
+    except GatewayError:
+        metrics.INBOUND_EVENTS.labels(connection, "invalid").inc()
+        raise
+    event_id = target.adapter.event_id(inbound) or hashlib.sha256(inbound.body).hexdigest()
+    try:
+        outcome = await apply_event(
+            session, connection=target, event_id=event_id, commands=commands, config=config
+        )
+        await commit(session, sync)
+    except IntegrityError:  # the same event applied concurrently by another request
+        await session.rollback()
+        metrics.INBOUND_EVENTS.labels(connection, "duplicate").inc()
+        return InboundResult(event_id=event_id, duplicate=True, applied=[], ignored=[])
+    metrics.INBOUND_EVENTS.labels(connection, "duplicate" if outcome.duplicate else "applied").inc()
+    return InboundResult(
+        event_id=event_id,
+        duplicate=outcome.duplicate,
+        applied=outcome.applied,
+        ignored=outcome.ignored,
+    )
