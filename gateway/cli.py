@@ -9,10 +9,13 @@ from typing import Annotated
 
 import typer
 
+from gateway.adapter.registry import RegistryError
+from gateway.api.app import connections_for
 from gateway.auth import service as auth
 from gateway.auth.models import ApiKeyCreate, ApiKeyCreated, Role
 from gateway.config.loader import load_config
 from gateway.config.models import GatewayConfig
+from gateway.connection.service import Connections
 from gateway.database import migrate as migrations
 from gateway.database.engine import create_engine, create_sessionmaker
 from gateway.errors import ConfigError, GatewayError
@@ -40,6 +43,14 @@ def _load(config_path: Path | None) -> tuple[Settings, GatewayConfig]:
     return settings, config
 
 
+def _connections(settings: Settings, config: GatewayConfig) -> Connections:
+    try:
+        return connections_for(settings, config)
+    except (ConfigError, RegistryError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
 async def _prepare_database(settings: Settings, config: GatewayConfig) -> None:
     engine = create_engine(settings.resolved_database_url())
     try:
@@ -57,6 +68,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8080,
     migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
+    worker: Annotated[
+        bool, typer.Option(help="Run a delivery worker in this process too (embedded default).")
+    ] = True,
 ) -> None:
     """Serve the REST API (migrating the database first unless --no-migrate)."""
     import uvicorn
@@ -66,10 +80,11 @@ def serve(
 
     settings, gateway_config = _load(config)
     configure_logging(settings.log_level)
+    connections = _connections(settings, gateway_config)
     if migrate:
         asyncio.run(_prepare_database(settings, gateway_config))
     uvicorn.run(
-        create_app(settings, gateway_config),
+        create_app(settings, gateway_config, connections=connections, run_worker=worker),
         host=host,
         port=port,
         log_config=None,
@@ -121,6 +136,129 @@ async def _create_key(
         await engine.dispose()
 
 
+@app.command("worker")
+def run_worker(
+    config: ConfigOption = None,
+    concurrency: Annotated[int | None, typer.Option(help="Deliveries in flight at once.")] = None,
+    lease_seconds: Annotated[float | None, typer.Option(help="Claim lease.")] = None,
+    poll_interval: Annotated[float | None, typer.Option(help="Polling fallback (s).")] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve /metrics on this port.")] = None,
+) -> None:
+    """Deliver outbox rows until SIGTERM/SIGINT; run several, on several machines, on PostgreSQL."""
+    from gateway.logging import configure_logging
+
+    settings, gateway_config = _load(config)
+    overrides = {
+        "worker_concurrency": concurrency,
+        "worker_lease_seconds": lease_seconds,
+        "worker_poll_interval": poll_interval,
+    }
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    configure_logging(settings.log_level)
+    connections = _connections(settings, gateway_config)
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr="127.0.0.1")
+    asyncio.run(_work(settings, connections))
+
+
+async def _work(settings: Settings, connections: Connections) -> None:
+    import signal
+
+    from gateway.api.app import make_worker
+
+    engine = create_engine(settings.resolved_database_url())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await make_worker(settings, create_sessionmaker(engine), connections).run(stop)
+    finally:
+        await connections.aclose()
+        await engine.dispose()
+
+
+dead_letters_app = typer.Typer(help="List and replay dead letters.", no_args_is_help=True)
+app.add_typer(dead_letters_app, name="dead-letters")
+
+
+@dead_letters_app.command("list")
+def list_dead_letters(
+    config: ConfigOption = None,
+    connection: Annotated[str | None, typer.Option(help="Only this connection.")] = None,
+) -> None:
+    """Print dead letters as JSON lines: the request, the response, the rule, the error."""
+    from gateway.delivery import service as deliveries
+
+    settings, _ = _load(config)
+
+    async def run() -> list[str]:
+        engine = create_engine(settings.resolved_database_url())
+        try:
+            async with create_sessionmaker(engine)() as session:
+                rows = await deliveries.dead_letters(session, connection=connection, limit=10_000)
+                return [row.model_dump_json() for row in rows]
+        finally:
+            await engine.dispose()
+
+    for line in asyncio.run(run()):
+        typer.echo(line)
+
+
+@dead_letters_app.command("replay")
+def replay_dead_letters(
+    ids: Annotated[list[int], typer.Argument(help="Delivery ids to queue again.")],
+    config: ConfigOption = None,
+) -> None:
+    """Queue dead letters again, due now, with a fresh retry budget."""
+    from gateway.delivery import service as deliveries
+
+    settings, _ = _load(config)
+
+    async def run() -> None:
+        engine = create_engine(settings.resolved_database_url())
+        try:
+            async with create_sessionmaker(engine)() as session:
+                for outbox_id in ids:
+                    await deliveries.replay(session, outbox_id=outbox_id)
+                await session.commit()
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except GatewayError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"replayed {len(ids)} delivery(ies)")
+
+
+@app.command("translate")
+def translate(
+    connection: Annotated[str, typer.Argument(help="The connection whose adapter translates.")],
+    payload: Annotated[Path, typer.Argument(help="A sample inbound payload (JSON file).")],
+    config: ConfigOption = None,
+) -> None:
+    """Show the canonical commands a sample inbound payload becomes, without applying them."""
+    from gateway.adapter.models import InboundRequest
+
+    settings, gateway_config = _load(config)
+    target = _connections(settings, gateway_config).get(connection)
+    if target is None:
+        typer.echo(f"error: no connection named '{connection}'", err=True)
+        raise typer.Exit(2)
+    try:
+        commands = target.adapter.translate_inbound(
+            InboundRequest(headers={}, body=payload.read_bytes())
+        )
+    except GatewayError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps([c.model_dump(mode="json") for c in commands], indent=2))
+
+
 @app.command("export-openapi")
 def export_openapi(
     output: Annotated[Path, typer.Option(help="Where to write the document.")] = Path(
@@ -150,9 +288,14 @@ def export_schemas(
 
 @app.command("check-config")
 def check_config(path: Annotated[Path, typer.Argument(help="The config file to check.")]) -> None:
-    """Validate a config file and list every problem with its key."""
+    """Validate a config file and its connections, listing every problem with its key."""
     _, config = _load(path)
-    summary = {"support_units": [u.name for u in config.support_units]}
+    settings = Settings().model_copy(update={"config_file": path})
+    connections = _connections(settings, config)
+    summary = {
+        "support_units": [u.name for u in config.support_units],
+        "connections": [c.name for c in connections],
+    }
     typer.echo(f"{path}: ok {json.dumps(summary)}")
 
 

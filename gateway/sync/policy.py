@@ -52,11 +52,12 @@ class Target:
 def targets(facts: ChangeFacts, connections: Connections) -> list[Target]:
     """Outbox rows for one change; never one back to the connection the change came from."""
     found = _assignee_targets(facts, connections) + _origin_targets(facts, connections)
-    seen: set[str] = set()
+    seen: set[tuple[str, Action]] = set()
     out = []
     for target in found:
-        if target.connection != facts.source and target.connection not in seen:
-            seen.add(target.connection)
+        key = (target.connection, target.action)
+        if target.connection != facts.source and key not in seen:
+            seen.add(key)
             out.append(target)
     return out
 
@@ -79,10 +80,10 @@ def _assignee_targets(facts: ChangeFacts, connections: Connections) -> list[Targ
     if assignee is None:
         return out
     if _is_solve(facts):
-        out.append(Target(assignee.name, Action.SOLVE, "assignee-told-of-solution"))
-    elif _public_entry(facts):
+        return [Target(assignee.name, Action.SOLVE, "assignee-told-of-solution")]
+    if _public_entry(facts):
         out.append(Target(assignee.name, Action.ENTRY, "public-entry-to-assignee"))
-    elif _public_fields(facts):
+    if _public_fields(facts):  # e.g. a submitter's reply also resumes work
         out.append(Target(assignee.name, Action.UPDATE, "public-update-to-assignee"))
     return out
 
@@ -95,11 +96,12 @@ def _origin_targets(facts: ChangeFacts, connections: Connections) -> list[Target
         return [Target(origin.name, Action.SOLVE, "origin-updated-on-solution")]
     if origin.policy != Policy.MIRROR:
         return []
+    out = []
     if _public_entry(facts):
-        return [Target(origin.name, Action.ENTRY, "mirror-public-entry")]
+        out.append(Target(origin.name, Action.ENTRY, "mirror-public-entry"))
     if _public_fields(facts):
-        return [Target(origin.name, Action.UPDATE, "mirror-public-update")]
-    return []
+        out.append(Target(origin.name, Action.UPDATE, "mirror-public-update"))
+    return out
 
 
 def _is_solve(facts: ChangeFacts) -> bool:

@@ -60,12 +60,7 @@ async def apply_event(
 ) -> InboundOutcome:
     """Apply the event's commands in the caller's transaction; a seen event changes nothing."""
     outcome = InboundOutcome(event_id=event_id)
-    seen = await session.scalar(
-        select(InboundEventRow.id).where(
-            InboundEventRow.connection == connection.name, InboundEventRow.event_id == event_id
-        )
-    )
-    if seen is not None:
+    if await event_seen(session, connection=connection.name, event_id=event_id):
         outcome.duplicate = True
         return outcome
     event = InboundEventRow(connection=connection.name, event_id=event_id)
@@ -80,6 +75,16 @@ async def apply_event(
             outcome.ignored.append({**item, "reason": reason})
     await session.flush()
     return outcome
+
+
+async def event_seen(session: AsyncSession, *, connection: str, event_id: str) -> bool:
+    """Whether this connection's event was already applied."""
+    found = await session.scalar(
+        select(InboundEventRow.id).where(
+            InboundEventRow.connection == connection, InboundEventRow.event_id == event_id
+        )
+    )
+    return found is not None
 
 
 async def _apply(

@@ -19,7 +19,7 @@ from gateway.delivery import metrics
 from gateway.errors import GatewayError, NotFound
 from gateway.sync.outbox import commit
 from gateway.webhook.errors import InboundRejected
-from gateway.webhook.flows import apply_event
+from gateway.webhook.flows import apply_event, event_seen
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
@@ -65,9 +65,11 @@ async def receive_webhook(
             session, connection=target, event_id=event_id, commands=commands, config=config
         )
         await commit(session, sync)
-    except IntegrityError:  # the same event applied concurrently by another request
+    except IntegrityError:
         await session.rollback()
-        metrics.INBOUND_EVENTS.labels(connection, "duplicate").inc()
+        if not await event_seen(session, connection=connection, event_id=event_id):
+            raise
+        metrics.INBOUND_EVENTS.labels(connection, "duplicate").inc()  # applied concurrently
         return InboundResult(event_id=event_id, duplicate=True, applied=[], ignored=[])
     metrics.INBOUND_EVENTS.labels(connection, "duplicate" if outcome.duplicate else "applied").inc()
     return InboundResult(

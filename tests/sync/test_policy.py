@@ -1,0 +1,118 @@
+"""The sync policy as a pure function: who hears of which change, and by which rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.adapter.models import Action
+from gateway.connection.models import Policy
+from gateway.connection.service import Connection, Connections
+from gateway.sync.policy import ChangeFacts, targets
+from tests.sync.harness import ScriptedAdapter
+
+
+def conns(origin_policy: Policy = Policy.CLOSE_ONLY) -> Connections:
+    return Connections(
+        [
+            Connection("ngi", "NGI_DE", origin_policy, ScriptedAdapter(name="ngi")),
+            Connection("dmsu", "DMSU", Policy.CLOSE_ONLY, ScriptedAdapter(name="dmsu")),
+            Connection("dcache", "dCache", Policy.CLOSE_ONLY, ScriptedAdapter(name="dcache")),
+        ]
+    )
+
+
+def facts(
+    action: str,
+    changes: dict[str, Any],
+    *,
+    source: str = "api",
+    unit: str | None = "DMSU",
+    origin: str | None = "ngi",
+) -> ChangeFacts:
+    return ChangeFacts(
+        action=action, changes=changes, source=source, support_unit=unit, origin=origin
+    )
+
+
+def summary(found: list[Any]) -> list[tuple[str, str, str]]:
+    return [(t.connection, t.action.value, t.rule) for t in found]
+
+
+def test_creation_for_a_connected_unit_creates_the_remote_ticket() -> None:
+    assert summary(targets(facts("created", {}), conns())) == [
+        ("dmsu", "create", "assignment-creates-remote-ticket")
+    ]
+
+
+def test_creation_for_an_unconnected_unit_goes_nowhere() -> None:
+    assert targets(facts("created", {}, unit="TPM"), conns()) == []
+
+
+def test_public_entry_goes_to_the_assignee_only_under_close_only() -> None:
+    change = {"entry": {"id": 1, "visibility": "public"}}
+    assert summary(targets(facts("entry_added", change), conns())) == [
+        ("dmsu", "entry", "public-entry-to-assignee")
+    ]
+
+
+def test_internal_entry_never_leaves_the_hub() -> None:
+    change = {"entry": {"id": 1, "visibility": "internal"}}
+    assert targets(facts("entry_added", change), conns(Policy.MIRROR)) == []
+
+
+def test_solution_updates_the_origin_now_and_not_before() -> None:
+    progress = {"status": {"from": "assigned", "to": "in progress"}}
+    assert summary(targets(facts("updated", progress), conns())) == [
+        ("dmsu", "update", "public-update-to-assignee")
+    ]
+    solved = {
+        "status": {"from": "in progress", "to": "solved"},
+        "solution": {"from": None, "to": "x"},
+    }
+    assert summary(targets(facts("updated", solved, source="dmsu"), conns())) == [
+        ("ngi", "solve", "origin-updated-on-solution")
+    ]
+
+
+def test_solve_at_the_hub_tells_assignee_and_origin() -> None:
+    solved = {"status": {"from": "in progress", "to": "unsolved"}}
+    assert [t.connection for t in targets(facts("updated", solved), conns())] == ["dmsu", "ngi"]
+
+
+@pytest.mark.parametrize("source", ["ngi", "dmsu"])
+def test_never_back_to_the_source(source: str) -> None:
+    change = {"entry": {"id": 1, "visibility": "public"}}
+    found = targets(facts("entry_added", change, source=source), conns(Policy.MIRROR))
+    assert source not in [t.connection for t in found]
+
+
+def test_mirror_origin_hears_every_public_change() -> None:
+    change = {"priority": {"from": "urgent", "to": "top priority"}}
+    assert summary(targets(facts("updated", change), conns(Policy.MIRROR))) == [
+        ("dmsu", "update", "public-update-to-assignee"),
+        ("ngi", "update", "mirror-public-update"),
+    ]
+
+
+def test_reassignment_creates_at_the_new_unit_and_tells_the_old() -> None:
+    change = {"support_unit": {"from": "DMSU", "to": "dCache"}}
+    assert summary(targets(facts("updated", change, unit="dCache"), conns())) == [
+        ("dcache", "create", "assignment-creates-remote-ticket"),
+        ("dmsu", "update", "reassigned-away-from-unit"),
+    ]
+    assert [
+        t.action for t in targets(facts("updated", change, unit="dCache", source="dmsu"), conns())
+    ] == [Action.CREATE]
+
+
+def test_submitter_reply_that_resumes_work_sends_entry_and_update() -> None:
+    change = {
+        "entry": {"id": 3, "visibility": "public"},
+        "status": {"from": "waiting for reply", "to": "in progress"},
+    }
+    assert summary(targets(facts("entry_added", change, source="ngi"), conns())) == [
+        ("dmsu", "entry", "public-entry-to-assignee"),
+        ("dmsu", "update", "public-update-to-assignee"),
+    ]
