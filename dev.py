@@ -45,8 +45,16 @@ def ensure_venv() -> None:
     stamp.touch()
 
 
+DEMO_ENVIRONMENT = {  # for the example connection only; a real deployment sets its own secrets
+    "NGI_DE_HELPDESK_TOKEN": "demo-token",
+    "NGI_DE_WEBHOOK_SECRET": "whsec_ZGVtby13ZWJob29rLXNlY3JldC1mb3ItdGhlLWV4YW1wbGU=",
+}
+
+
 def serve(extra: list[str]) -> int:
     config = ["--config", "examples/gateway.yaml"] if "--config" not in extra else []
+    for name, value in DEMO_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     os.execv(BIN / "gateway", [str(BIN / "gateway"), "serve", *config, *extra])
     return 0  # not reached
 

@@ -25,6 +25,7 @@ from gateway.auth import service as auth
 from gateway.auth.models import ApiKeyCreate, Role
 from gateway.config.loader import load_config
 from gateway.config.models import GatewayConfig
+from gateway.connection.service import Connections
 from gateway.database import migrate
 from gateway.database.engine import create_engine
 from gateway.database.registry import metadata
@@ -115,7 +116,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def app(settings: Settings, config: GatewayConfig) -> AsyncIterator[FastAPI]:
-    application = create_app(settings, config)
+    """The hub without connections (the sync tests bring their own)."""
+    application = create_app(settings, config, connections=Connections([]))
     async with application.router.lifespan_context(application):
         yield application
 

@@ -44,7 +44,7 @@ async def call(
         async for attempt in AsyncRetrying(
             retry=retry_if_exception_type(SAFE_TO_RETRY),
             stop=stop_after_attempt(in_call_attempts),
-            wait=wait_exponential_jitter(initial=0.05, max=1.0),
+            wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
             reraise=True,
         ):
             with attempt:
