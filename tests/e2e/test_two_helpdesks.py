@@ -130,7 +130,7 @@ def test_submitted_routed_solved_and_origin_told_only_then(helpdesks, gateway) -
             )
 
             ticket = (await client.get(f"/api/v1/tickets/{hub_id}", headers=headers)).json()
-            assert {(l["connection"], l["role"], l["external_id"]) for l in ticket["links"]} >= {
+            assert {(k["connection"], k["role"], k["external_id"]) for k in ticket["links"]} >= {
                 ("ngi", "origin", "NGI-42")
             }
             await client.post(
