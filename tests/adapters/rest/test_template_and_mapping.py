@@ -36,7 +36,7 @@ def test_values_in_urls_are_percent_encoded() -> None:
 
 
 def test_unknown_placeholder_names_itself() -> None:
-    with pytest.raises(TemplateError, match="'ticket.colour' names nothing"):
+    with pytest.raises(TemplateError, match=r"'ticket\.colour' names nothing"):
         render("{{ ticket.colour }}", CONTEXT, MAPS)
 
 
