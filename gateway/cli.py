@@ -169,6 +169,12 @@ async def _work(settings: Settings, connections: Connections) -> None:
     from gateway.api.app import make_worker
 
     engine = create_engine(settings.resolved_database_url())
+    if not await migrations.is_current(engine):
+        await engine.dispose()
+        typer.echo(
+            "error: the database is not at the current migration; run `gateway migrate`", err=True
+        )
+        raise typer.Exit(2)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
