@@ -18,7 +18,7 @@ from gateway.api.middleware import BodySizeLimitMiddleware, RequestContextMiddle
 from gateway.auth.views import router as api_key_router
 from gateway.config.models import GatewayConfig
 from gateway.connection.service import Connections, build_connections
-from gateway.database.engine import create_engine, create_sessionmaker
+from gateway.database.engine import create_engines, create_sessionmaker
 from gateway.delivery.views import router as delivery_router
 from gateway.delivery.worker import Worker
 from gateway.settings import Settings
@@ -78,9 +78,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size)
-        app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
+        engines = create_engines(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+        app.state.engine = engines.write
+        app.state.sessionmaker = create_sessionmaker(engines.write)
+        app.state.read_sessionmaker = (
+            create_sessionmaker(engines.read)
+            if engines.read is not engines.write
+            else app.state.sessionmaker
+        )
         if config.support_units:
             async with app.state.sessionmaker() as session:
                 await support_units.ensure_units(session, units=config.support_units)
@@ -99,7 +104,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
             await connections.aclose()
-            await engine.dispose()
+            await engines.dispose()
 
     app = FastAPI(
         title="Ticket gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan

@@ -19,9 +19,17 @@ from gateway.sync.outbox import SyncContext
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer gw_...`")
 
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request; authentication and the work share its transaction."""
-    async with request.app.state.sessionmaker() as session:
+    """One session per request; authentication and the work share its transaction.
+
+    Reads get a read session (concurrent on SQLite); anything else a write session.
+    """
+    read = request.method in READ_METHODS
+    factory = request.app.state.read_sessionmaker if read else request.app.state.sessionmaker
+    async with factory() as session:
         yield session
 
 

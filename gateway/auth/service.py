@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 
+from cachetools import TTLCache
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,7 @@ from gateway.support_unit.models import Level
 from gateway.support_unit.tables import SupportUnitRow
 
 PREFIX = "gw"
+VERIFIED_KEY_SECONDS = 5.0
 
 
 def _hash(secret: str) -> str:
@@ -60,29 +62,54 @@ def _describe(row: ApiKeyRow, unit: SupportUnitRow | None) -> ApiKey:
     )
 
 
+VERIFIED_KEYS: TTLCache[str, Caller] = TTLCache(maxsize=10_000, ttl=VERIFIED_KEY_SECONDS)
+
+
 async def authenticate(session: AsyncSession, *, presented: str) -> Caller:
-    """Turn a presented key into a caller, or raise without saying which part was wrong."""
+    """Turn a presented key into a caller, or raise without saying which part was wrong.
+
+    A verified key is remembered for a few seconds, saving a query on every request; that is
+    derived state, so a revoked key stops working everywhere within VERIFIED_KEY_SECONDS.
+    """
+    fingerprint = _hash(presented)
+    cached = VERIFIED_KEYS.get(fingerprint)
+    if cached is not None:
+        return cached
+    caller = await _verify(session, presented)
+    VERIFIED_KEYS[fingerprint] = caller
+    return caller
+
+
+async def _verify(session: AsyncSession, presented: str) -> Caller:
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX:
         raise Unauthenticated("the API key is malformed; expected gw_<id>_<secret>")
     _, key_id, secret = parts
-    result = await session.execute(
-        select(ApiKeyRow, SupportUnitRow)
+    result = await session.execute(  # plain columns: this runs on every request
+        select(
+            ApiKeyRow.secret_hash,
+            ApiKeyRow.name,
+            ApiKeyRow.role,
+            ApiKeyRow.submitter_email,
+            SupportUnitRow.id,
+            SupportUnitRow.name,
+            SupportUnitRow.level,
+        )
         .outerjoin(SupportUnitRow, SupportUnitRow.id == ApiKeyRow.support_unit_id)
         .where(ApiKeyRow.key_id == key_id, ApiKeyRow.revoked_at.is_(None))
     )
     found = result.first()
-    if found is None or not hmac.compare_digest(found[0].secret_hash, _hash(secret)):
+    if found is None or not hmac.compare_digest(found[0], _hash(secret)):
         raise Unauthenticated("the API key is unknown or revoked")
-    row, unit = found
+    _, name, role, email, unit_id, unit_name, unit_level = found
     return Caller(
-        key_id=row.key_id,
-        name=row.name,
-        role=Role(row.role),
-        unit_id=unit.id if unit else None,
-        unit_name=unit.name if unit else None,
-        unit_level=Level(unit.level) if unit else None,
-        submitter_email=row.submitter_email,
+        key_id=key_id,
+        name=name,
+        role=Role(role),
+        unit_id=unit_id,
+        unit_name=unit_name,
+        unit_level=Level(unit_level) if unit_level else None,
+        submitter_email=email,
     )
 
 

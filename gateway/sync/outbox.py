@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from gateway.connection.service import Connections
-from gateway.support_unit import service as support_units
+from gateway.support_unit.tables import SupportUnitRow
 from gateway.sync.policy import ChangeFacts, targets
 from gateway.sync.tables import OutboxRow
 from gateway.ticket.enums import LinkRole
@@ -42,39 +42,47 @@ async def enqueue_recorded(session: AsyncSession, connections: Connections) -> i
     recorded = take_recorded_changes(session)
     if not recorded or not len(connections):
         return 0
-    await session.flush()
-    added = 0
-    for ticket, change in recorded:
-        for target in targets(await _facts(session, ticket, change), connections):
-            entry = change.changes.get("entry")
-            session.add(
-                OutboxRow(
-                    ticket_id=ticket.id,
-                    connection=target.connection,
-                    action=target.action.value,
-                    rule=target.rule,
-                    change_id=change.id,
-                    entry_id=entry["id"] if entry else None,
-                )
+    planned = [
+        (ticket, change, target)
+        for ticket, change in recorded
+        for target in targets(await _facts(session, ticket, change), connections)
+    ]
+    if planned:
+        await session.flush()  # the change rows' ids
+    for ticket, change, target in planned:
+        entry = change.changes.get("entry")
+        session.add(
+            OutboxRow(
+                ticket_id=ticket.id,
+                connection=target.connection,
+                action=target.action.value,
+                rule=target.rule,
+                change_id=change.id,
+                entry_id=entry["id"] if entry else None,
             )
-            added += 1
+        )
+    added = len(planned)
     if added and session.get_bind().dialect.name == "postgresql":
         await session.execute(text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"))
     return added
 
 
 async def _facts(session: AsyncSession, ticket: TicketRow, change: TicketChangeRow) -> ChangeFacts:
-    names = await support_units.names_by_id(session, ids=[ticket.support_unit_id or 0])
-    origin = await session.scalar(
-        select(LinkRow.connection).where(
-            LinkRow.ticket_id == ticket.id, LinkRow.role == LinkRole.ORIGIN.value
+    unit = None
+    if ticket.support_unit_id is not None:  # usually already in the session: no query
+        unit = await session.get(SupportUnitRow, ticket.support_unit_id)
+    origin = None
+    if change.action != "created":  # a new ticket's origin hears nothing of its creation
+        origin = await session.scalar(
+            select(LinkRow.connection).where(
+                LinkRow.ticket_id == ticket.id, LinkRow.role == LinkRole.ORIGIN.value
+            )
         )
-    )
     return ChangeFacts(
         action=change.action,
         changes=change.changes,
         source=change.source,
-        support_unit=names.get(ticket.support_unit_id or 0),
+        support_unit=unit.name if unit else None,
         origin=origin,
     )
 

@@ -115,14 +115,18 @@ async def _create(
     key: str | None,
 ) -> Response:
     unit = await _routed_unit(session, data, caller, config)
+    actor = service.Actor.from_caller(caller)
     row = await service.create_ticket(
-        session,
-        data=data,
-        actor=service.Actor.from_caller(caller),
-        support_unit=unit,
-        origin_unit_id=caller.unit_id,
+        session, data=data, actor=actor, support_unit=unit, origin_unit_id=caller.unit_id
     )
-    body = (await _render_one(session, row, caller)).model_dump(mode="json")
+    ticket = service.render_created(
+        row,
+        data=data,
+        actor=actor,
+        support_unit=unit.name if unit else None,
+        origin_unit=caller.unit_name,
+    )
+    body = ticket.model_dump(mode="json")
     if key is not None:
         await idempotency.complete(
             session, caller=caller.key_id, key=key, status_code=201, body=body

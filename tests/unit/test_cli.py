@@ -33,15 +33,23 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert "Usage" in result.output
 
 
-def test_check_config_reports_each_bad_key(tmp_path: Path) -> None:
+def test_check_config_reports_each_bad_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("support_units: [{name: X, level: fourth}]\nextra: 1\n", encoding="utf-8")
     result = runner.invoke(app, ["check-config", str(bad)])
     assert result.exit_code == 2
     assert "support_units[0].level" in result.output
     assert "extra: unknown key" in result.output
+    monkeypatch.delenv("NGI_DE_WEBHOOK_SECRET", raising=False)
+    monkeypatch.setenv("NGI_DE_HELPDESK_TOKEN", "t")
+    missing = runner.invoke(app, ["check-config", EXAMPLE])
+    assert missing.exit_code == 2
+    assert "connections[0].settings.webhook_secrets[0]" in missing.output
+    assert "environment variable NGI_DE_WEBHOOK_SECRET is not set" in missing.output
+    monkeypatch.setenv("NGI_DE_WEBHOOK_SECRET", "whsec_c2VjcmV0")
     ok = runner.invoke(app, ["check-config", EXAMPLE])
-    assert ok.exit_code == 0 and "ok" in ok.output
+    assert ok.exit_code == 0, ok.output
+    assert '"connections": ["ngi-de-helpdesk"]' in ok.output
 
 
 def test_create_key_prints_a_usable_key_once(tmp_path: Path) -> None:

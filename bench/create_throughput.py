@@ -1,0 +1,120 @@
+"""Ticket-create throughput through the real HTTP server vs. a bare one-row insert endpoint.
+
+    python bench/create_throughput.py [--backend sqlite|postgresql|both] [--seconds 8] [--rounds 2]
+
+Both servers run as uvicorn subprocesses with the same settings against the same kind of
+database; rounds alternate baseline/gateway so noise hits both. Goal: gateway >= 0.7x baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    BIN,
+    DEMO_ENV,
+    ROOT,
+    closed_loop,
+    database,
+    free_port,
+    gateway_cli,
+    median,
+    process,
+    save,
+)
+
+BODY = {
+    "subject": "SRM at DESY refuses writes",
+    "description": "srmcp fails with SRM_AUTHORIZATION_FAILURE since this morning",
+    "submitter": {"name": "Ann Example", "email": "ann@example.org"},
+}
+
+
+def run_gateway(url: str, seconds: float, concurrency: int) -> float:
+    env = {**DEMO_ENV, "GATEWAY_DATABASE_URL": url, "GATEWAY_LOG_LEVEL": "WARNING"}
+    key = gateway_cli("create-key", "--name", "bench", "--config", "examples/gateway.yaml", env=env)
+    port = free_port()
+    args = [
+        str(BIN / "gateway"),
+        "serve",
+        "--config",
+        "examples/gateway.yaml",
+        "--port",
+        str(port),
+        "--no-migrate",
+    ]
+    with process(args, env, ready_url=f"http://127.0.0.1:{port}/readyz"):
+        return _measure(
+            f"http://127.0.0.1:{port}/api/v1/tickets",
+            {"Authorization": f"Bearer {key}"},
+            seconds,
+            concurrency,
+        )
+
+
+def run_baseline(url: str, seconds: float, concurrency: int) -> float:
+    port = free_port()
+    args = [
+        sys.executable,
+        str(ROOT / "bench" / "baseline_app.py"),
+        "--port",
+        str(port),
+        "--database-url",
+        url,
+    ]
+    with process(args, {}, ready_url=f"http://127.0.0.1:{port}/readyz"):
+        return _measure(f"http://127.0.0.1:{port}/tickets", {}, seconds, concurrency)
+
+
+def _measure(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> float:
+    asyncio.run(closed_loop(url, BODY, headers, seconds=1.5, concurrency=concurrency))  # warm-up
+    result = asyncio.run(closed_loop(url, BODY, headers, seconds=seconds, concurrency=concurrency))
+    if result.errors:
+        print(f"  ! {result.errors} errors, first: {result.first_error}", flush=True)
+    return result.rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    report = {}
+    for backend in backends:
+        gateway_rates, baseline_rates = [], []
+        for round_no in range(args.rounds):
+            with database(backend) as url:
+                baseline_rates.append(run_baseline(url, args.seconds, args.concurrency))
+            with database(backend) as url:
+                gateway_rates.append(run_gateway(url, args.seconds, args.concurrency))
+            print(
+                f"{backend} round {round_no + 1}: baseline {baseline_rates[-1]:7.0f}/s  "
+                f"gateway {gateway_rates[-1]:7.0f}/s",
+                flush=True,
+            )
+        base, gate = median(baseline_rates), median(gateway_rates)
+        report[backend] = {"baseline_per_s": base, "gateway_per_s": gate, "ratio": gate / base}
+    print("\nbackend      baseline/s   gateway/s   ratio (goal >= 0.70)")
+    for backend, figures in report.items():
+        print(
+            f"{backend:<12} {figures['baseline_per_s']:10.0f} {figures['gateway_per_s']:11.0f}   "
+            f"{figures['ratio']:.2f}x"
+        )
+    saved = save(
+        "create_throughput", {"concurrency": args.concurrency, "seconds": args.seconds, **report}
+    )
+    print(f"saved {saved}")
+
+
+if __name__ == "__main__":
+    main()
