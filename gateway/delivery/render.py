@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapter.errors import PermanentError
 from gateway.adapter.models import Action, Delivery, RemoteRef
 from gateway.delivery.claim import Claim
 from gateway.ticket import service as tickets
-from gateway.ticket.enums import LinkRole, Visibility
-from gateway.ticket.models import JournalEntry
-from gateway.ticket.tables import JournalEntryRow, LinkRow, TicketChangeRow, TicketRow
+from gateway.ticket.enums import LinkRole
+from gateway.ticket.models import JournalEntry, Ticket
+from gateway.ticket.tables import TicketChangeRow, TicketRow
 
 
 async def render_delivery(session: AsyncSession, claim: Claim) -> Delivery:
@@ -20,20 +19,11 @@ async def render_delivery(session: AsyncSession, claim: Claim) -> Delivery:
     if row is None:
         raise PermanentError(f"ticket #{claim.ticket_id} no longer exists")
     ticket = (await tickets.render(session, rows=[row], internal=False))[0]
-    links = {
-        link.role: link
-        for link in (
-            await session.execute(
-                select(LinkRow).where(
-                    LinkRow.ticket_id == claim.ticket_id, LinkRow.connection == claim.connection
-                )
-            )
-        ).scalars()
-    }
-    link = links.get(LinkRole.ASSIGNEE.value) or links.get(LinkRole.ORIGIN.value)
+    links = {link.role: link for link in ticket.links if link.connection == claim.connection}
+    link = links.get(LinkRole.ASSIGNEE) or links.get(LinkRole.ORIGIN)
     remote = RemoteRef(link.external_id, link.external_url) if link and link.external_id else None
     action = Action(claim.action)
-    if action == Action.CREATE and LinkRole.ASSIGNEE.value in links and remote is not None:
+    if action == Action.CREATE and LinkRole.ASSIGNEE in links and remote is not None:
         action = Action.UPDATE  # assigned back to a unit that already has the ticket
     change = await session.get(TicketChangeRow, claim.change_id) if claim.change_id else None
     return Delivery(
@@ -42,15 +32,16 @@ async def render_delivery(session: AsyncSession, claim: Claim) -> Delivery:
         idempotency_key=claim.idempotency_key,
         attempt=claim.attempt,
         remote=remote,
-        entry=await _entry(session, claim),
+        entry=_entry(ticket, claim),
         changes=change.changes if change else {},
     )
 
 
-async def _entry(session: AsyncSession, claim: Claim) -> JournalEntry | None:
+def _entry(ticket: Ticket, claim: Claim) -> JournalEntry | None:
+    """The entry to send, from the public journal (an internal one is never there)."""
     if claim.entry_id is None:
         return None
-    entry = await session.get(JournalEntryRow, claim.entry_id)
-    if entry is None or entry.visibility != Visibility.PUBLIC.value:
-        raise PermanentError(f"journal entry {claim.entry_id} is not a public entry")
-    return JournalEntry.model_validate(entry)
+    for entry in ticket.journal:
+        if entry.id == claim.entry_id:
+            return entry
+    raise PermanentError(f"journal entry {claim.entry_id} is not a public entry")
