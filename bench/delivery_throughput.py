@@ -1,6 +1,6 @@
 """Delivery throughput of a `gateway worker` vs. a raw httpx loop sending the same requests.
 
-    python bench/delivery_throughput.py [--backend sqlite|postgresql|both] [--tickets 150] [--entries 9]
+    python bench/delivery_throughput.py [--backend sqlite|postgresql|both] [--tickets N]
 
 The sink is the reference helpdesk (examples/helpdesk.py) in its own process, fresh for every
 round. The gateway side seeds the outbox (one create and N public entries per ticket), starts a
@@ -227,9 +227,8 @@ def main() -> None:
     print(f"\n{deliveries} deliveries per round, concurrency {CONCURRENCY}")
     print("backend      raw httpx/s   worker/s   ratio (goal >= 0.50)")
     for backend, figures in report.items():
-        print(
-            f"{backend:<12} {figures['raw_httpx_per_s']:11.0f} {figures['worker_per_s']:10.0f}   {figures['ratio']:.2f}x"
-        )
+        raw, worker, ratio = figures["raw_httpx_per_s"], figures["worker_per_s"], figures["ratio"]
+        print(f"{backend:<12} {raw:11.0f} {worker:10.0f}   {ratio:.2f}x")
     print(f"saved {save('delivery_throughput', {'deliveries': deliveries, **report})}")
 
 
