@@ -1,0 +1,189 @@
+"""End-to-end latency from an inbound webhook to the outbound push, at a steady event rate.
+
+    python bench/webhook_latency.py [--backend sqlite|postgresql|both] [--rate 50] [--seconds 20]
+
+A signed `ticket.created` webhook from one helpdesk goes into `gateway serve` (API and embedded
+worker); the ticket is routed to a unit whose system is the sink, a reference helpdesk in this
+process. Latency = when the sink received the create - when the webhook was sent. The baseline
+sends the same events straight to the sink at the same rate: the floor of this machine's loopback
+HTTP. Goal: p99 under 250 ms on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+import yaml
+
+from bench.common import BIN, database, free_port, percentile, process, save
+from examples.helpdesk import Helpdesk, send_event
+from tests.support.servers import serving
+
+SECRET = "whsec_YmVuY2gtbGF0ZW5jeS1zZWNyZXQ="
+ENV = {"BENCH_SECRET": SECRET, "BENCH_TOKEN": "bench-token", "GATEWAY_LOG_LEVEL": "WARNING"}
+
+
+def config(sink_url: str) -> dict:
+    def connection(name: str, unit: str) -> dict:
+        return {
+            "name": name,
+            "adapter": "rest",
+            "support_unit": unit,
+            "mapping": "rest-default.yaml",
+            "settings": {
+                "base_url": sink_url,
+                "token": {"env": "BENCH_TOKEN"},
+                "webhook_secrets": [{"env": "BENCH_SECRET"}],
+            },
+        }
+
+    return {
+        "support_units": [
+            {"name": "NGI_DE", "level": "first"},
+            {"name": "DMSU", "level": "second"},
+        ],
+        "connections": [connection("origin", "NGI_DE"), connection("assignee", "DMSU")],
+    }
+
+
+def event(title: str) -> dict:
+    return {
+        "type": "ticket.created",
+        "ticket": {
+            "id": title,
+            "title": title,
+            "body": "latency probe",
+            "requester": {"name": "A", "email": "a@example.org"},
+            "priority": "low",
+            "group": "DMSU",
+        },
+    }
+
+
+async def steady(rate: float, seconds: float, send: object) -> dict[str, float]:
+    """Fire `send(title)` at a steady rate (open loop); return title -> time sent."""
+    sent: dict[str, float] = {}
+    tasks = []
+    start = time.monotonic()
+    for n in range(int(rate * seconds)):
+        delay = start + n / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        title = f"probe-{time.time_ns()}-{n}"
+        sent[title] = time.time()
+        tasks.append(asyncio.create_task(send(title)))  # type: ignore[operator]
+    results = await asyncio.gather(*tasks)
+    errors = [r for r in results if r is not None]
+    if errors:
+        print(f"  ! {len(errors)} sends failed, first: {errors[0]}", flush=True)
+    return sent
+
+
+def latencies(desk: Helpdesk, sent: dict[str, float], wait: float = 15) -> list[float]:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        received = {
+            r.body.get("title"): r.at for r in desk.received if r.path == "/tickets" and r.body
+        }
+        if all(title in received for title in sent):
+            break
+        time.sleep(0.1)
+    missing = [t for t in sent if t not in received]
+    if missing:
+        print(f"  ! {len(missing)} of {len(sent)} never arrived", flush=True)
+    return [(received[t] - sent[t]) * 1000 for t in sent if t in received]
+
+
+def run_gateway(backend: str, rate: float, seconds: float, tmp: Path) -> list[float]:
+    desk = Helpdesk("sink", token="bench-token")
+    with serving(desk.app()) as sink_url, database(backend) as url:
+        path = tmp / "latency.yaml"
+        path.write_text(yaml.safe_dump(config(sink_url)), encoding="utf-8")
+        port = free_port()
+        env = {**ENV, "GATEWAY_DATABASE_URL": url}
+        args = [str(BIN / "gateway"), "serve", "--config", str(path), "--port", str(port)]
+        with process(args, env, ready_url=f"http://127.0.0.1:{port}/readyz"):
+            hook = f"http://127.0.0.1:{port}/api/v1/webhooks/origin"
+
+            async def load(duration: float) -> dict[str, float]:
+                async with httpx.AsyncClient(timeout=30) as client:
+
+                    async def send(title: str) -> str | None:
+                        response = await send_event(client, hook, SECRET, event(title))
+                        return (
+                            None
+                            if response.status_code == 202
+                            else f"{response.status_code} {response.text[:200]}"
+                        )
+
+                    return await steady(rate, duration, send)
+
+            latencies(desk, asyncio.run(load(2)))  # warm-up
+            return latencies(desk, asyncio.run(load(seconds)))
+
+
+def run_baseline(rate: float, seconds: float) -> list[float]:
+    desk = Helpdesk("sink", token="bench-token")
+    with serving(desk.app()) as sink_url:
+
+        async def load() -> dict[str, float]:
+            headers = {"Authorization": "Bearer bench-token"}
+            async with httpx.AsyncClient(base_url=sink_url, headers=headers, timeout=30) as client:
+
+                async def send(title: str) -> str | None:
+                    response = await client.post("/tickets", json={"title": title})
+                    return None if response.status_code == 201 else str(response.status_code)
+
+                return await steady(rate, seconds, send)
+
+        return latencies(desk, asyncio.run(load()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    os.environ.update(ENV)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    report = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in backends:
+            base = run_baseline(args.rate, args.seconds)
+            gate = run_gateway(backend, args.rate, args.seconds, Path(tmp))
+            report[backend] = {
+                "events": len(gate),
+                "gateway_p50_ms": percentile(gate, 50),
+                "gateway_p99_ms": percentile(gate, 99),
+                "direct_p50_ms": percentile(base, 50),
+                "direct_p99_ms": percentile(base, 99),
+            }
+            report[backend]["p99_ratio"] = (
+                report[backend]["gateway_p99_ms"] / report[backend]["direct_p99_ms"]
+            )
+    print(f"\n{args.rate:.0f} events/s for {args.seconds:.0f} s; latency webhook -> push (ms)")
+    print("backend      gateway p50   p99 (goal < 250)   direct p50   p99   p99 ratio")
+    for backend, f in report.items():
+        print(
+            f"{backend:<12} {f['gateway_p50_ms']:11.1f} {f['gateway_p99_ms']:7.1f}"
+            f" {f['direct_p50_ms']:19.1f} {f['direct_p99_ms']:6.1f} {f['p99_ratio']:8.1f}x"
+        )
+    print(
+        f"saved {save('webhook_latency', {'rate': args.rate, 'seconds': args.seconds, **report})}"
+    )
+
+
+if __name__ == "__main__":
+    main()
