@@ -39,11 +39,8 @@ from gateway.api.app import connections_for
 from gateway.config.loader import parse_config
 from gateway.database.engine import create_engine, create_sessionmaker
 from gateway.settings import Settings
-from gateway.support_unit import service as support_units
-from gateway.sync.outbox import enqueue_recorded
 from gateway.sync.tables import DeliveryAttemptRow, OutboxRow
-from gateway.ticket import service as tickets
-from gateway.ticket.models import JournalEntryCreate, TicketCreate
+from tests.support.seed import seed_outbox
 
 CONCURRENCY = 32
 
@@ -66,33 +63,16 @@ def config(sink_url: str) -> dict:
 async def seed(url: str, raw: dict, n_tickets: int, n_entries: int) -> int:
     gateway_config = parse_config(raw)
     connections = connections_for(Settings(), gateway_config)
-    engine = create_engine(url)
-    actor = tickets.Actor(name="bench", source="api")
     try:
-        async with create_sessionmaker(engine)() as session:
-            await support_units.ensure_units(session, units=gateway_config.support_units)
-            unit = await support_units.get_by_name(session, name="DMSU")
-            for n in range(n_tickets):
-                data = TicketCreate.model_validate(
-                    {
-                        "subject": f"bench {n}",
-                        "description": "d",
-                        "support_unit": "DMSU",
-                        "submitter": {"name": "A", "email": "a@example.org"},
-                    }
-                )
-                row = await tickets.create_ticket(
-                    session, data=data, actor=actor, support_unit=unit
-                )
-                for e in range(n_entries):
-                    await tickets.add_entry(
-                        session, row=row, entry=JournalEntryCreate(body=f"entry {e}"), actor=actor
-                    )
-                await enqueue_recorded(session, connections)
-            await session.commit()
-            return int(await session.scalar(select(func.count()).select_from(OutboxRow)) or 0)
+        return await seed_outbox(
+            url,
+            gateway_config,
+            connections,
+            unit="DMSU",
+            n_tickets=n_tickets,
+            entries_per_ticket=n_entries,
+        )
     finally:
-        await engine.dispose()
         await connections.aclose()
 
 
@@ -163,7 +143,7 @@ async def raw_loop(sink_url: str, n_tickets: int, n_entries: int) -> float:
 
         async def one_ticket(n: int) -> None:
             body = {
-                "title": f"bench {n}",
+                "title": f"t{n}",
                 "body": "d",
                 "requester": {"name": "A", "email": "a@example.org"},
                 "priority": "low",

@@ -404,32 +404,14 @@ async def render(
     links = await _related(session, LinkRow, ids, internal)
     etas = await _related(session, EtaRevisionRow, ids, internal)
     return [
-        Ticket(
-            id=row.id,
-            subject=row.subject,
-            description=row.description,
-            submitter=Submitter(
-                name=row.submitter_name, email=row.submitter_email, dn=row.submitter_dn
-            ),
-            type=row.type,
-            category=row.category,
-            priority=row.priority,
-            status=row.status,
+        _ticket(
+            row,
             support_unit=names.get(row.support_unit_id or 0),
             origin_unit=names.get(row.origin_unit_id or 0),
             involved=involved.get(row.id, []),
-            cc=row.cc,
-            component=row.component,
-            affected_site=row.affected_site,
-            vo=row.vo,
-            eta=row.eta,
             eta_history=[EtaRevision.model_validate(r) for r in etas[row.id]],
-            solution=row.solution,
             journal=[JournalEntry.model_validate(r) for r in journal[row.id]],
             links=[Link.model_validate(r) for r in links[row.id]],
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            version=row.version,
         )
         for row in rows
     ]
@@ -450,27 +432,50 @@ def render_created(
     eta_history = (
         [EtaRevision(eta=row.eta, set_by=actor.name, set_at=row.created_at)] if row.eta else []
     )
+    return _ticket(
+        row,
+        support_unit=support_unit,
+        origin_unit=origin_unit,
+        involved=sorted(set(data.involved)),
+        eta_history=eta_history,
+        journal=[],
+        links=[],
+    )
+
+
+def _ticket(
+    row: TicketRow,
+    *,
+    support_unit: str | None,
+    origin_unit: str | None,
+    involved: list[str],
+    eta_history: list[EtaRevision],
+    journal: list[JournalEntry],
+    links: list[Link],
+) -> Ticket:
     return Ticket(
         id=row.id,
         subject=row.subject,
         description=row.description,
-        submitter=data.submitter,
-        type=data.type,
-        category=data.category,
-        priority=data.priority,
+        submitter=Submitter(
+            name=row.submitter_name, email=row.submitter_email, dn=row.submitter_dn
+        ),
+        type=row.type,
+        category=row.category,
+        priority=row.priority,
         status=row.status,
         support_unit=support_unit,
         origin_unit=origin_unit,
-        involved=sorted(set(data.involved)),
+        involved=involved,
         cc=row.cc,
         component=row.component,
         affected_site=row.affected_site,
         vo=row.vo,
         eta=row.eta,
         eta_history=eta_history,
-        solution=None,
-        journal=[],
-        links=[],
+        solution=row.solution,
+        journal=journal,
+        links=links,
         created_at=row.created_at,
         updated_at=row.updated_at,
         version=row.version,

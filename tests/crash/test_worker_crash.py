@@ -26,11 +26,8 @@ from gateway.config.loader import parse_config
 from gateway.connection.models import Policy
 from gateway.connection.service import Connection, Connections
 from gateway.database.engine import create_engine, create_sessionmaker
-from gateway.support_unit import service as support_units
-from gateway.sync.outbox import enqueue_recorded
 from gateway.sync.tables import OutboxRow
-from gateway.ticket import service as tickets
-from gateway.ticket.models import JournalEntryCreate, TicketCreate
+from tests.support.seed import seed_outbox
 from tests.support.servers import serving
 from tests.sync.harness import ScriptedAdapter
 
@@ -52,41 +49,17 @@ CONFIG = {
 
 
 async def seed(database_url: str) -> int:
-    """Write the changes straight through the service and the outbox, in a few transactions."""
-    engine = create_engine(database_url)
-    sessions = create_sessionmaker(engine)
     config = parse_config({k: v for k, v in CONFIG.items() if k != "connections"})
-    connections = Connections(
-        [Connection("sink", "DMSU", Policy.CLOSE_ONLY, ScriptedAdapter(name="sink"))]
+    sink = ScriptedAdapter(name="sink")  # only the policy is used while seeding
+    connections = Connections([Connection("sink", "DMSU", Policy.CLOSE_ONLY, sink)])
+    return await seed_outbox(
+        database_url,
+        config,
+        connections,
+        unit="DMSU",
+        n_tickets=TICKETS,
+        entries_per_ticket=ENTRIES_PER_TICKET,
     )
-    actor = tickets.Actor(name="crash-test", source="api")
-    try:
-        async with sessions() as session:
-            await support_units.ensure_units(session, units=config.support_units)
-            await session.commit()
-            unit = await support_units.get_by_name(session, name="DMSU")
-            for n in range(TICKETS):
-                data = TicketCreate.model_validate(
-                    {
-                        "subject": f"t{n}",
-                        "description": "d",
-                        "support_unit": "DMSU",
-                        "submitter": {"name": "A", "email": "a@example.org"},
-                    }
-                )
-                row = await tickets.create_ticket(
-                    session, data=data, actor=actor, support_unit=unit
-                )
-                for e in range(ENTRIES_PER_TICKET):
-                    entry = JournalEntryCreate(body=f"t{n} entry {e}")
-                    await tickets.add_entry(session, row=row, entry=entry, actor=actor)
-                await enqueue_recorded(session, connections)
-                if n % 50 == 49:
-                    await session.commit()
-            await session.commit()
-            return int(await session.scalar(select(func.count()).select_from(OutboxRow)) or 0)
-    finally:
-        await engine.dispose()
 
 
 async def undelivered(database_url: str) -> tuple[int, int]:
