@@ -1,4 +1,4 @@
-"""The generic REST adapter: every request is shaped by the connection's mapping file."""
+"""The generic REST adapter: every request and every inbound event is shaped by the mapping file."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import BaseModel
 
+from adapters.rest import inbound
 from adapters.rest.config import RestConfig
-from adapters.rest.inbound import translate
 from adapters.rest.mapping import RequestSpec, RestMapping, load_mapping
-from adapters.rest.pointer import PointerMissing, resolve
-from adapters.rest.template import TemplateError, render
+from adapters.rest.outbound import context, remote_ref, render_request
 from gateway.adapter import http
 from gateway.adapter.base import Adapter, AdapterConfig
 from gateway.adapter.errors import AdapterError, Exchange, PermanentError
@@ -27,15 +26,19 @@ from gateway.adapter.models import (
 from gateway.webhook import standard
 from gateway.webhook.errors import InboundRejected
 
+DEFAULT_CHECK = RequestSpec(method="GET", path="/")
+
 
 class RestAdapter(Adapter[RestConfig]):
+    """Any helpdesk with a JSON REST API and Standard Webhooks, described by a mapping file."""
+
     kind: ClassVar[str] = "rest"
     config_model: ClassVar[type[AdapterConfig]] = RestConfig
     mapping_model: ClassVar[type[BaseModel] | None] = RestMapping
 
     def __init__(self, *, name: str, config: RestConfig, mapping: BaseModel | None = None) -> None:
         if not isinstance(mapping, RestMapping):
-            raise TypeError("the rest adapter needs a RestMapping")
+            raise TypeError(f"connection {name}: the rest adapter needs a RestMapping")
         super().__init__(name=name, config=config, mapping=mapping)
         self.rest_mapping = mapping
         headers = {"Accept": "application/json", "User-Agent": "ticket-gateway"}
@@ -50,12 +53,19 @@ class RestAdapter(Adapter[RestConfig]):
         return load_mapping(path)
 
     async def create(self, delivery: Delivery) -> PushResult:
+        """Create remotely; on a retry, first look for the ticket the lost attempt may have made."""
+        if delivery.attempt > 1:
+            found, exchange = await self._lookup(delivery.ticket.id)
+            if found is not None:
+                return PushResult(found, exchange)
         spec = self.rest_mapping.outbound.create
-        response, exchange = await self._send(spec, _context(delivery), delivery.idempotency_key)
-        remote = _remote(spec, response, exchange)
+        response, exchange = await self._send(spec, context(delivery), delivery.idempotency_key)
+        remote = remote_ref(spec, exchange.response_body)
         if remote is None:
             raise PermanentError(
-                f"create answered without a remote id at {spec.remote_id}", exchange=exchange
+                f"{spec.method} {spec.path} answered HTTP {response.status_code} without a "
+                f"remote id at {spec.remote_id}",
+                exchange=exchange,
             )
         return PushResult(remote, exchange)
 
@@ -69,18 +79,18 @@ class RestAdapter(Adapter[RestConfig]):
         return await self._simple(self.rest_mapping.outbound.solve, delivery)
 
     async def find(self, hub_id: int) -> RemoteRef | None:
-        spec = self.rest_mapping.outbound.lookup
-        if spec is None:
-            return None
-        response, exchange = await self._send(spec, {"hub_id": hub_id}, f"gw-lookup-{hub_id}")
-        return _remote(spec, response, exchange)
+        found, _ = await self._lookup(hub_id)
+        return found
 
     async def check(self) -> CheckResult:
-        spec = self.rest_mapping.outbound.check or RequestSpec(method="GET", path="/")
+        """One cheap GET; never raises, the detail says what went wrong."""
+        spec = self.rest_mapping.outbound.check or DEFAULT_CHECK
         try:
             response, _ = await self._send(spec, {}, None)
         except AdapterError as exc:
             return CheckResult(False, exc.message)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return CheckResult(False, f"{spec.method} {spec.path}: {type(exc).__name__}: {exc}")
         return CheckResult(True, f"{spec.method} {spec.path}: HTTP {response.status_code}")
 
     async def verify_inbound(self, request: InboundRequest) -> None:
@@ -90,58 +100,36 @@ class RestAdapter(Adapter[RestConfig]):
         standard.verify(secrets, request.headers, request.body)
 
     def event_id(self, request: InboundRequest) -> str | None:
-        return request.headers.get("webhook-id")
+        return inbound.event_id(self.rest_mapping, request.headers, request.body)
 
     def translate_inbound(self, request: InboundRequest) -> list[Command]:
-        return translate(self.rest_mapping, request.body)
+        return inbound.translate(self.rest_mapping, request.body)
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
+    async def _lookup(self, hub_id: int) -> tuple[RemoteRef | None, Exchange | None]:
+        """The remote ticket carrying our hub id, via the mapping's `lookup` (if it has one)."""
+        spec = self.rest_mapping.outbound.lookup
+        if spec is None:
+            return None, None
+        _, exchange = await self._send(spec, {"hub_id": hub_id}, None)
+        return remote_ref(spec, exchange.response_body), exchange
+
     async def _simple(self, spec: RequestSpec, delivery: Delivery) -> PushResult:
-        _, exchange = await self._send(spec, _context(delivery), delivery.idempotency_key)
+        _, exchange = await self._send(spec, context(delivery), delivery.idempotency_key)
         return PushResult(delivery.remote, exchange)
 
     async def _send(
-        self, spec: RequestSpec, context: dict[str, Any], key: str | None
+        self, spec: RequestSpec, values: dict[str, Any], idempotency_key: str | None
     ) -> tuple[httpx.Response, Exchange]:
-        maps = {name: table.outbound for name, table in self.rest_mapping.maps.items()}
-        try:
-            path = render(spec.path, context, maps, in_url=True)
-            body = render(spec.body, context, maps)
-        except TemplateError as exc:  # the mapping cannot express this ticket: retrying won't help
-            raise PermanentError(
-                f"mapping: {exc}", exchange=Exchange(spec.method, spec.path)
-            ) from None
-        headers = {"Idempotency-Key": key} if key else None
-        return await http.call(self._client, spec.method, path, json_body=body, headers=headers)
+        """Render and send one request; a delivery's requests carry its Idempotency-Key.
 
-
-def _context(delivery: Delivery) -> dict[str, Any]:
-    remote = delivery.remote
-    return {
-        "ticket": delivery.ticket.model_dump(mode="json"),
-        "entry": delivery.entry.model_dump(mode="json") if delivery.entry else None,
-        "remote": {"remote_id": remote.remote_id, "remote_url": remote.remote_url}
-        if remote
-        else None,
-        "hub_id": delivery.ticket.id,
-        "changes": delivery.changes,
-    }
-
-
-def _remote(spec: RequestSpec, response: httpx.Response, exchange: Exchange) -> RemoteRef | None:
-    if spec.remote_id is None:
-        return None
-    body = exchange.response_body
-    try:
-        remote_id = resolve(body, spec.remote_id)
-    except PointerMissing:
-        return None
-    url = None
-    if spec.remote_url is not None:
-        try:
-            url = str(resolve(body, spec.remote_url))
-        except PointerMissing:
-            url = None
-    return RemoteRef(str(remote_id), url)
+        Reads outside a delivery (look-up, check) carry none: a key reused for a different
+        request is an error at remotes that implement the IETF Idempotency-Key draft.
+        """
+        request = render_request(spec, values, self.rest_mapping.outbound_maps())
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return await http.call(
+            self._client, request.method, request.path, json_body=request.body, headers=headers
+        )

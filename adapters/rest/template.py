@@ -1,7 +1,8 @@
 """Tiny, safe templates for request paths and JSON bodies: `{{ ticket.subject }}`, `{{ x | map }}`.
 
-A string that is exactly one placeholder keeps the value's type (numbers stay numbers); inside a
-longer string values are formatted. No expressions, no code: only dotted lookups and named maps.
+A string that is exactly one placeholder keeps the value's JSON type (numbers stay numbers, null
+stays null); inside a longer string values are formatted as text. There are no expressions and no
+code, only dotted look-ups and named value maps, so a mapping file cannot run anything.
 """
 
 from __future__ import annotations
@@ -11,32 +12,41 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*(?:\|\s*([A-Za-z_]\w*)\s*)?\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*(?:\.\w+)*)\s*(?:\|\s*([A-Za-z_]\w*)\s*)?\}\}")
+
+Maps = Mapping[str, Mapping[str, str]]
 
 
 class TemplateError(ValueError):
     """A placeholder names nothing, or a value has no entry in its map."""
 
 
-def placeholders(template: Any) -> list[tuple[str, str | None]]:
-    """Every (path, map) used in a template, for validating mapping files up front."""
+def strings(template: Any) -> list[str]:
+    """Every string in a JSON template (keys are literal and never templated)."""
     if isinstance(template, dict):
-        return [p for value in template.values() for p in placeholders(value)]
+        return [s for value in template.values() for s in strings(value)]
     if isinstance(template, list):
-        return [p for value in template for p in placeholders(value)]
-    if isinstance(template, str):
-        return [(m.group(1), m.group(2)) for m in PLACEHOLDER.finditer(template)]
-    return []
+        return [s for value in template for s in strings(value)]
+    return [template] if isinstance(template, str) else []
 
 
-def render(
-    template: Any,
-    context: Mapping[str, Any],
-    maps: Mapping[str, Mapping[str, str]],
-    *,
-    in_url: bool = False,
-) -> Any:
-    """Fill a template; `in_url` percent-encodes values placed inside a path or query."""
+def placeholders(template: Any) -> list[tuple[str, str | None]]:
+    """Every (path, map name) used in a template, to validate mapping files up front."""
+    return [(m.group(1), m.group(2)) for s in strings(template) for m in PLACEHOLDER.finditer(s)]
+
+
+def malformed(template: Any) -> list[str]:
+    """Strings with `{{` or `}}` that are not a valid placeholder (they would be sent verbatim)."""
+    return [s for s in strings(template) if _leftovers(s)]
+
+
+def _leftovers(text: str) -> set[str]:
+    rest = PLACEHOLDER.sub("", text)
+    return {brace for brace in ("{{", "}}") if brace in rest}
+
+
+def render(template: Any, context: Mapping[str, Any], maps: Maps, *, in_url: bool = False) -> Any:
+    """Fill a template; `in_url` percent-encodes every value placed into a path or query."""
     if isinstance(template, dict):
         return {key: render(value, context, maps) for key, value in template.items()}
     if isinstance(template, list):
@@ -55,9 +65,7 @@ def render(
     return PLACEHOLDER.sub(substitute, template)
 
 
-def _value(
-    match: re.Match[str], context: Mapping[str, Any], maps: Mapping[str, Mapping[str, str]]
-) -> Any:
+def _value(match: re.Match[str], context: Mapping[str, Any], maps: Maps) -> Any:
     path, map_name = match.group(1), match.group(2)
     value = lookup(context, path)
     if map_name is None or value is None:
@@ -71,12 +79,15 @@ def _value(
 
 
 def lookup(context: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path; a missing key, or a step into null or a scalar, is an error."""
     current: Any = context
+    walked: list[str] = []
     for part in path.split("."):
-        if isinstance(current, Mapping) and part in current:
-            current = current[part]
-        elif isinstance(current, Mapping) or current is None:
+        if not isinstance(current, Mapping):
+            kind = "null" if current is None else f"a {type(current).__name__}"
+            raise TemplateError(f"placeholder '{path}': '{'.'.join(walked)}' is {kind}")
+        if part not in current:
             raise TemplateError(f"placeholder '{path}' names nothing ('{part}' is missing)")
-        else:
-            raise TemplateError(f"placeholder '{path}' goes into a {type(current).__name__}")
+        current = current[part]
+        walked.append(part)
     return current

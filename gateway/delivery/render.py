@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.adapter.errors import PermanentError
+from gateway.adapter.errors import AdapterError, PermanentError
 from gateway.adapter.models import Action, Delivery, RemoteRef
 from gateway.delivery.claim import Claim
 from gateway.ticket import service as tickets
@@ -13,19 +16,53 @@ from gateway.ticket.models import JournalEntry, Ticket
 from gateway.ticket.tables import TicketChangeRow, TicketRow
 
 
+async def render_deliveries(
+    session: AsyncSession, claimed: Sequence[Claim]
+) -> dict[int, Delivery | AdapterError]:
+    """Deliveries for a batch of claims (by outbox id) in a few queries for the whole batch."""
+    if not claimed:
+        return {}
+    rows = (
+        await session.execute(
+            select(TicketRow).where(TicketRow.id.in_({c.ticket_id for c in claimed}))
+        )
+    ).scalars()
+    rendered = {t.id: t for t in await tickets.render(session, rows=list(rows), internal=False)}
+    change_ids = {c.change_id for c in claimed if c.change_id is not None}
+    changes = {
+        change.id: change.changes
+        for change in (
+            await session.execute(select(TicketChangeRow).where(TicketChangeRow.id.in_(change_ids)))
+        ).scalars()
+    }
+    out: dict[int, Delivery | AdapterError] = {}
+    for claim in claimed:
+        ticket = rendered.get(claim.ticket_id)
+        try:
+            if ticket is None:
+                raise PermanentError(f"ticket #{claim.ticket_id} no longer exists")
+            out[claim.outbox_id] = _delivery(claim, ticket, changes.get(claim.change_id or 0, {}))
+        except AdapterError as error:
+            out[claim.outbox_id] = error
+    return out
+
+
 async def render_delivery(session: AsyncSession, claim: Claim) -> Delivery:
-    """The delivery for a claimed row, with the public view of the ticket and its remote ref."""
-    row = await session.get(TicketRow, claim.ticket_id)
-    if row is None:
-        raise PermanentError(f"ticket #{claim.ticket_id} no longer exists")
-    ticket = (await tickets.render(session, rows=[row], internal=False))[0]
+    """The delivery for one claimed row (see `render_deliveries`)."""
+    result = (await render_deliveries(session, [claim]))[claim.outbox_id]
+    if isinstance(result, AdapterError):
+        raise result
+    return result
+
+
+def _delivery(claim: Claim, ticket: Ticket, changes: dict[str, object]) -> Delivery:
+    """The public view of the ticket as it is now, with its remote ref at this connection."""
     links = {link.role: link for link in ticket.links if link.connection == claim.connection}
     link = links.get(LinkRole.ASSIGNEE) or links.get(LinkRole.ORIGIN)
     remote = RemoteRef(link.external_id, link.external_url) if link and link.external_id else None
     action = Action(claim.action)
     if action == Action.CREATE and LinkRole.ASSIGNEE in links and remote is not None:
         action = Action.UPDATE  # assigned back to a unit that already has the ticket
-    change = await session.get(TicketChangeRow, claim.change_id) if claim.change_id else None
     return Delivery(
         action=action,
         ticket=ticket,
@@ -33,7 +70,7 @@ async def render_delivery(session: AsyncSession, claim: Claim) -> Delivery:
         attempt=claim.attempt,
         remote=remote,
         entry=_entry(ticket, claim),
-        changes=change.changes if change else {},
+        changes=changes,
     )
 
 

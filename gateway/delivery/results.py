@@ -1,4 +1,9 @@
-"""Record the outcome of one delivery attempt, only while its claim still holds."""
+"""Record the outcome of one delivery attempt, only while its claim still holds.
+
+With `commit=False` the result is staged in the caller's transaction, so a worker can write many
+results with one commit; a result lost before its commit only means the row is delivered again,
+under the same idempotency key, once its lease expires.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ async def record_success(
     started: datetime,
     delivery: Delivery,
     result: PushResult,
+    commit: bool = True,
 ) -> bool:
     """Mark the row done, keep the remote id on the link; False if the claim was lost."""
     now = utcnow()
@@ -62,7 +68,8 @@ async def record_success(
         fingerprint = entry_fingerprint(claim.connection, remote_id, delivery.entry.body)
         session.add(EchoRow(connection=claim.connection, fingerprint=fingerprint))
     _attempt(session, claim, worker, started, "delivered", None, exchange)
-    await session.commit()
+    if commit:
+        await session.commit()
     metrics.DELIVERIES.labels(claim.connection, "delivered").inc()
     metrics.DELIVERY_LATENCY.labels(claim.connection).observe(
         (now - claim.created_at).total_seconds()
@@ -78,6 +85,7 @@ async def record_failure(
     started: datetime,
     error: AdapterError,
     max_attempts: int,
+    commit: bool = True,
 ) -> bool:
     """Schedule a retry, or make a dead letter keeping the request, response and rule."""
     now = utcnow()
@@ -103,7 +111,8 @@ async def record_failure(
         return await _lease_lost(session, claim, worker)
     outcome = "retry" if retry else "dead"
     _attempt(session, claim, worker, started, outcome, error.message, exchange)
-    await session.commit()
+    if commit:
+        await session.commit()
     metrics.DELIVERIES.labels(claim.connection, outcome).inc()
     if not retry:
         log.error(
@@ -122,7 +131,7 @@ async def record_failure(
 
 
 async def _lease_lost(session: AsyncSession, claim: Claim, worker: str) -> bool:
-    await session.rollback()
+    """The fenced update matched nothing, so nothing was written for this claim."""
     metrics.DELIVERIES.labels(claim.connection, "lease_lost").inc()
     log.warning(
         "claim lost before the result was written; another worker owns the row",

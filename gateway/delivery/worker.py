@@ -14,6 +14,8 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -26,12 +28,13 @@ from gateway.connection.service import Connection, Connections
 from gateway.database.base import utcnow
 from gateway.delivery import claim as claims
 from gateway.delivery import metrics
-from gateway.delivery.render import render_delivery
+from gateway.delivery.render import render_deliveries
 from gateway.delivery.results import record_failure, record_success
 from gateway.sync.outbox import NOTIFY_CHANNEL
 
 log = logging.getLogger("gateway.worker")
 DRAIN_SECONDS = 10.0
+Stage = Callable[[AsyncSession], Awaitable[bool]]
 
 
 class Worker:
@@ -57,6 +60,8 @@ class Worker:
         self.max_attempts = max_attempts
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._results: asyncio.Queue[Stage] = asyncio.Queue()
+        self._flusher: asyncio.Task[None] | None = None
         self._listener: Any = None
 
     def wake(self) -> None:
@@ -67,6 +72,7 @@ class Worker:
         """Deliver until `stop` is set, then let in-flight deliveries finish (bounded)."""
         log.info("worker started", extra={"worker": self.name, "concurrency": self.concurrency})
         await self._listen()
+        self._start_flusher()
         try:
             while not stop.is_set():
                 claimed = await self._claim_some()
@@ -74,31 +80,75 @@ class Worker:
                     await self._idle(stop)
         finally:
             await self._drain()
+            await self._stop_flusher()
             await self._unlisten()
             log.info("worker stopped", extra={"worker": self.name})
 
     async def run_until_idle(self, limit_seconds: float = 30.0) -> None:
         """Deliver everything due now and return (for tests and one-shot runs)."""
         deadline = time.monotonic() + limit_seconds
-        while time.monotonic() < deadline:
-            claimed = await self._claim_some()
-            if not claimed and not self._tasks:
-                return
-            if not claimed:
-                await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+        self._start_flusher()
+        try:
+            while time.monotonic() < deadline:
+                if await self._claim_some():
+                    continue
+                if self._tasks:
+                    await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                await self._results.join()  # written: the next rows of those pairs are due
+                if not await self._claim_some():
+                    return
+        finally:
+            await self._drain()
+            await self._stop_flusher()
         raise TimeoutError("deliveries still pending after run_until_idle timeout")
 
+    def _start_flusher(self) -> None:
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_results())
+
+    async def _stop_flusher(self) -> None:
+        if self._flusher is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._results.join(), DRAIN_SECONDS)
+        self._flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._flusher
+        self._flusher = None
+
+    async def _flush_results(self) -> None:
+        """Write queued results, as many as are waiting, in one transaction each time."""
+        while True:
+            batch = [await self._results.get()]
+            while not self._results.empty():
+                batch.append(self._results.get_nowait())
+            try:
+                async with self.sessionmaker() as session:
+                    for stage in batch:
+                        await stage(session)
+                    await session.commit()
+            except Exception:  # leases expire and the rows are delivered again, same keys
+                log.exception("writing delivery results failed", extra={"results": len(batch)})
+            finally:
+                for _ in batch:
+                    self._results.task_done()
+                self._wake.set()
+
     async def _claim_some(self) -> int:
+        """Claim and render a batch; with deliveries in flight, wait until a quarter is free."""
         free = self.concurrency - len(self._tasks)
-        if free <= 0:
+        if self._tasks and free < max(1, self.concurrency // 4):
             await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
             return 1
         async with self.sessionmaker() as session:
             claimed = await claims.claim(
                 session, worker=self.name, limit=free, lease_seconds=self.lease_seconds
             )
+            rendered = await render_deliveries(session, claimed)
+            await session.rollback()
         for item in claimed:
-            task = asyncio.create_task(self._deliver(item))
+            task = asyncio.create_task(self._deliver(item, rendered[item.outbox_id]))
             self._tasks.add(task)
             task.add_done_callback(self._finished)
         return len(claimed)
@@ -124,15 +174,15 @@ class Worker:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=DRAIN_SECONDS)
 
-    async def _deliver(self, claim: claims.Claim) -> None:
+    async def _deliver(self, claim: claims.Claim, rendered: Delivery | AdapterError) -> None:
         started = utcnow()
         connection = self.connections.get(claim.connection)
         try:
             if connection is None:
                 raise PermanentError(f"connection '{claim.connection}' is no longer configured")
-            async with self.sessionmaker() as session:
-                delivery = await render_delivery(session, claim)
-                await session.rollback()
+            if isinstance(rendered, AdapterError):
+                raise rendered
+            delivery = rendered
             result = await self._push(connection, delivery)
         except AdapterError as error:
             await self._failed(claim, started, error)
@@ -141,10 +191,17 @@ class Worker:
             log.exception("unexpected error in delivery", extra={"outbox_id": claim.outbox_id})
             await self._failed(claim, started, RetryableError(f"{type(exc).__name__}: {exc}"))
             return
-        async with self.sessionmaker() as session:
-            await record_success(
-                session, claim, worker=self.name, started=started, delivery=delivery, result=result
+        self._results.put_nowait(
+            partial(
+                record_success,
+                claim=claim,
+                worker=self.name,
+                started=started,
+                delivery=delivery,
+                result=result,
+                commit=False,
             )
+        )
 
     async def _push(self, connection: Connection, delivery: Delivery) -> PushResult:
         timer = time.perf_counter()
@@ -158,15 +215,17 @@ class Worker:
             metrics.PUSH_DURATION.labels(connection.name).observe(time.perf_counter() - timer)
 
     async def _failed(self, claim: claims.Claim, started: Any, error: AdapterError) -> None:
-        async with self.sessionmaker() as session:
-            await record_failure(
-                session,
-                claim,
+        self._results.put_nowait(
+            partial(
+                record_failure,
+                claim=claim,
                 worker=self.name,
                 started=started,
                 error=error,
                 max_attempts=self.max_attempts,
+                commit=False,
             )
+        )
 
     async def _listen(self) -> None:
         url = make_url(self.database_url)

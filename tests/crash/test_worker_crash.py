@@ -27,6 +27,7 @@ from gateway.connection.models import Policy
 from gateway.connection.service import Connection, Connections
 from gateway.database.engine import create_engine, create_sessionmaker
 from gateway.sync.tables import OutboxRow
+from tests.conftest import _truncate
 from tests.support.seed import seed_outbox
 from tests.support.servers import serving
 from tests.sync.harness import ScriptedAdapter
@@ -162,10 +163,16 @@ def test_sigkilled_worker_loses_nothing_and_applies_nothing_twice(
     print(f"\n{total} deliveries, {kills} SIGKILLs, {redelivered} redelivered under the same key")
 
 
+@pytest.fixture
+def postgres_only(postgres_url: str) -> str:
+    """Several workers sharing the work is the PostgreSQL deployment; an emptied database."""
+    asyncio.run(_truncate(postgres_url))
+    return postgres_url
+
+
 @pytest.mark.slow
-def test_two_workers_never_deliver_the_same_row_at_once(database_url: str, tmp_path: Path) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("several workers sharing work is the PostgreSQL deployment")
+def test_two_workers_never_deliver_the_same_row_at_once(postgres_only: str, tmp_path: Path) -> None:
+    database_url = postgres_only
     total = asyncio.run(seed(database_url))
     desk = Helpdesk("sink", delay_seconds=0.005)
     with serving(desk.app()) as sink_url:

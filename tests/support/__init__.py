@@ -1,0 +1,1 @@
+"""Helpers shared by tests: canonical tickets, a reference helpdesk, loopback servers."""

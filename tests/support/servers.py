@@ -31,7 +31,7 @@ def serving(app: Any, port: int | None = None, ready_path: str = "/docs") -> Ite
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60  # generous: CI machines can be busy
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError(f"server on {url} did not start")

@@ -1,29 +1,47 @@
-"""One scenario per registered adapter: how the contract suite configures and fakes its remote."""
+"""One scenario per adapter kind: how the contract suite configures it and fakes its remote.
+
+To opt a new adapter in, add a module here that defines `SCENARIO = Scenario(kind=..., ...)`;
+it is found automatically. A registered adapter without one fails the suite.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import importlib
+import pkgutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import respx
-
-from tests.contract.scenarios import rest
 
 
 @dataclass(frozen=True)
 class Scenario:
-    settings: dict[str, Any]  # secrets as {"env": NAME}
-    environ: dict[str, str]
-    secret_values: list[str]
-    mapping: str | None
-    invalid: list[tuple[dict[str, Any], str]]  # (settings, key the error must name)
-    create_route: Callable[[respx.MockRouter], respx.Route]
-    lookup_route: Callable[[respx.MockRouter], respx.Route]
-    echo_of_create: Callable[[Any, str], bytes]  # (body we sent, remote id) -> inbound payload
-    extra: dict[str, Any] = field(default_factory=dict)
+    kind: str
+    settings: dict[str, Any]  # as in the config file: secrets as {"env": NAME}
+    environ: dict[str, str]  # the environment the secrets come from
+    secret_values: list[str]  # every secret value in `environ`: must never be shown
+    mapping: str | None  # mapping file name (under mappings/) or None
+    invalid: list[tuple[dict[str, Any], str]]  # (settings, key the refusal must name)
+    create_route: Callable[[respx.MockRouter], respx.Route]  # where a create goes
+    created: Callable[[str], httpx.Response]  # the remote's answer to a create: remote id
+    lookup_route: Callable[[respx.MockRouter], respx.Route] | None  # None: no look-up
+    found: Callable[[Sequence[str]], httpx.Response]  # look-up answer listing these remote ids
+    check_route: Callable[[respx.MockRouter], respx.Route]  # what check() calls
+    echo_of_create: Callable[[Any, str], bytes]  # (body we sent, remote id) -> inbound create
 
 
-SCENARIOS: dict[str, Scenario] = {
-    "rest": Scenario(**rest.SCENARIO),
-}
+def _discover() -> dict[str, Scenario]:
+    found: dict[str, Scenario] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        scenario = getattr(module, "SCENARIO", None)
+        if isinstance(scenario, Scenario):
+            if scenario.kind in found:
+                raise RuntimeError(f"two contract scenarios for adapter '{scenario.kind}'")
+            found[scenario.kind] = scenario
+    return found
+
+
+SCENARIOS: dict[str, Scenario] = _discover()

@@ -1,11 +1,19 @@
-"""Contract scenario for the generic REST adapter with the default mapping."""
+"""Contract scenario for the generic REST adapter with `mappings/rest-default.yaml`."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-BASE = "https://helpdesk.contract.test"
+import httpx
+import respx
+
+from tests.contract.scenarios import Scenario
+
+BASE = "https://helpdesk.contract.test/api"
+TOKEN = "tok-s3cr3t-value"
+WEBHOOK_SECRET = "whsec_c2VjcmV0LWZvci1jb250cmFjdA=="
 
 
 def echo_of_create(sent: Any, remote_id: str) -> bytes:
@@ -15,35 +23,49 @@ def echo_of_create(sent: Any, remote_id: str) -> bytes:
             "type": "ticket.created",
             "ticket": {
                 "id": remote_id,
+                "external_id": str(sent["external_id"]),
                 "title": sent["title"],
                 "body": sent["body"],
                 "requester": sent["requester"],
                 "priority": sent["priority"],
+                "status": sent["status"],
             },
         }
     ).encode()
 
 
-SCENARIO: dict[str, Any] = {
-    "settings": {
+def found(remote_ids: Sequence[str]) -> httpx.Response:
+    items = [{"id": rid, "url": f"{BASE}/tickets/{rid}"} for rid in remote_ids]
+    return httpx.Response(200, json={"items": items})
+
+
+def lookup_route(mock: respx.MockRouter) -> respx.Route:
+    return mock.get(f"{BASE}/tickets", params={"external_id": "42"})
+
+
+SCENARIO = Scenario(
+    kind="rest",
+    settings={
         "base_url": BASE,
         "token": {"env": "CONTRACT_TOKEN"},
         "webhook_secrets": [{"env": "CONTRACT_SECRET"}],
         "timeout_seconds": 2,
     },
-    "environ": {
-        "CONTRACT_TOKEN": "tok-s3cr3t-value",
-        "CONTRACT_SECRET": "whsec_c2VjcmV0LWZvci1jb250cmFjdA==",
-    },
-    "secret_values": ["tok-s3cr3t-value", "whsec_c2VjcmV0LWZvci1jb250cmFjdA=="],
-    "mapping": "rest-default.yaml",
-    "invalid": [
-        ({"base_url": "ftp://nope"}, "settings.base_url"),
+    environ={"CONTRACT_TOKEN": TOKEN, "CONTRACT_SECRET": WEBHOOK_SECRET},
+    secret_values=[TOKEN, WEBHOOK_SECRET],
+    mapping="rest-default.yaml",
+    invalid=[
+        ({"base_url": "ftp://helpdesk.contract.test"}, "settings.base_url"),
+        ({"base_url": "https://helpdesk .test"}, "settings.base_url"),
         ({"base_url": BASE, "timeout_seconds": 0}, "settings.timeout_seconds"),
+        ({"base_url": BASE, "timeout_seconds": 500}, "settings.timeout_seconds"),
         ({"base_url": BASE, "colour": "red"}, "settings.colour"),
         ({}, "settings.base_url"),
     ],
-    "create_route": lambda mock: mock.post(f"{BASE}/tickets"),
-    "lookup_route": lambda mock: mock.get(f"{BASE}/tickets"),
-    "echo_of_create": echo_of_create,
-}
+    create_route=lambda mock: mock.post(f"{BASE}/tickets"),
+    created=lambda rid: httpx.Response(201, json={"id": rid, "url": f"{BASE}/tickets/{rid}"}),
+    lookup_route=lookup_route,
+    found=found,
+    check_route=lambda mock: mock.get(f"{BASE}/tickets"),
+    echo_of_create=echo_of_create,
+)
