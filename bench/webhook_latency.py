@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -103,7 +104,7 @@ def latencies(desk: Helpdesk, sent: dict[str, float], wait: float = 15) -> list[
     return [(received[t] - sent[t]) * 1000 for t in sent if t in received]
 
 
-def run_gateway(backend: str, rate: float, seconds: float, tmp: Path) -> list[float]:
+def run_gateway(backend: str, rate: float, seconds: float, tmp: Path, workers: int) -> list[float]:
     desk = Helpdesk("sink", token="bench-token")
     with serving(desk.app()) as sink_url, database(backend) as url:
         path = tmp / "latency.yaml"
@@ -111,7 +112,13 @@ def run_gateway(backend: str, rate: float, seconds: float, tmp: Path) -> list[fl
         port = free_port()
         env = {**ENV, "GATEWAY_DATABASE_URL": url}
         args = [str(BIN / "gateway"), "serve", "--config", str(path), "--port", str(port)]
-        with process(args, env, ready_url=f"http://127.0.0.1:{port}/readyz"):
+        worker = [str(BIN / "gateway"), "worker", "--config", str(path)]
+        if workers:
+            args.append("--no-worker")
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(process(args, env, ready_url=f"http://127.0.0.1:{port}/readyz"))
+            for _ in range(workers):
+                stack.enter_context(process(worker, env))
             hook = f"http://127.0.0.1:{port}/api/v1/webhooks/origin"
 
             async def load(duration: float) -> dict[str, float]:
@@ -155,6 +162,12 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="0: the worker embedded in `serve`; N: `serve --no-worker` and N `gateway worker`s",
+    )
     args = parser.parse_args()
     os.environ.update(ENV)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
@@ -162,7 +175,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:
             base = run_baseline(args.rate, args.seconds)
-            gate = run_gateway(backend, args.rate, args.seconds, Path(tmp))
+            gate = run_gateway(backend, args.rate, args.seconds, Path(tmp), args.workers)
             report[backend] = {
                 "events": len(gate),
                 "gateway_p50_ms": percentile(gate, 50),
@@ -173,7 +186,8 @@ def main() -> None:
             report[backend]["p99_ratio"] = (
                 report[backend]["gateway_p99_ms"] / report[backend]["direct_p99_ms"]
             )
-    print(f"\n{args.rate:.0f} events/s for {args.seconds:.0f} s; latency webhook -> push (ms)")
+    layout = f"{args.workers} worker process(es)" if args.workers else "worker embedded in serve"
+    print(f"\n{args.rate:.0f} events/s for {args.seconds:.0f} s, {layout}; webhook -> push (ms)")
     print("backend      gateway p50   p99 (goal < 250)   direct p50   p99   p99 ratio")
     for backend, f in report.items():
         print(
@@ -181,7 +195,7 @@ def main() -> None:
             f" {f['direct_p50_ms']:19.1f} {f['direct_p99_ms']:6.1f} {f['p99_ratio']:8.1f}x"
         )
     print(
-        f"saved {save('webhook_latency', {'rate': args.rate, 'seconds': args.seconds, **report})}"
+        f"saved {save('webhook_latency', {'rate': args.rate, 'workers': args.workers, **report})}"
     )
 
 
