@@ -23,7 +23,7 @@ from gateway.adapter.models import (
 class AdapterConfig(BaseModel):
     """Base of every adapter's settings model. Secrets are `SecretStr`, given as `{env: NAME}`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 ConfigT = TypeVar("ConfigT", bound=AdapterConfig)
@@ -108,10 +108,11 @@ class Adapter(ABC, Generic[ConfigT]):
 
 
 def secret_fields(model: type[BaseModel]) -> list[str]:
-    """Names of the fields typed as secrets (also inside lists)."""
-    out = []
-    for name, info in model.model_fields.items():
-        annotation: Any = info.annotation
-        if SecretStr in (annotation, *getattr(annotation, "__args__", ())):
-            out.append(name)
-    return out
+    """Names of the fields typed as secrets, however nested (`list[SecretStr] | None`)."""
+    return [name for name, info in model.model_fields.items() if _mentions_secret(info.annotation)]
+
+
+def _mentions_secret(annotation: Any) -> bool:
+    if annotation is SecretStr:
+        return True
+    return any(_mentions_secret(arg) for arg in getattr(annotation, "__args__", ()))

@@ -49,8 +49,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.webhook.standard import sign
 
 LOOPBACK = "127.0.0.1"
-
-
 RemotePriority = Literal["low", "normal", "high", "critical"]
 RemoteStatus = Literal["open", "pending", "waiting", "resolved", "unresolved", "closed"]
 
@@ -591,7 +589,7 @@ class BackgroundServer:
         *,
         port: int | None = None,
         ready_path: str | None = None,
-        start_timeout: float = 15.0,
+        start_timeout: float = 60.0,  # generous: CI machines can be busy
     ) -> None:
         self.app = app
         self.port = port or 0
