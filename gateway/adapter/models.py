@@ -35,7 +35,8 @@ class Delivery:
     """One change to push, rendered from the canonical ticket at send time (public view only).
 
     `idempotency_key` is stable across retries of the same outbox row; adapters send it where the
-    remote supports one and must look up `ticket.id` before retrying a create.
+    remote supports one, and on a retried create (`attempt > 1`) they look up `ticket.id` first
+    so a create whose answer was lost does not make a second remote ticket.
     """
 
     action: Action

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.adapter.errors import AdapterError, PermanentError, RetryableError
-from gateway.adapter.models import Action, Delivery, PushResult
+from gateway.adapter.models import Delivery, PushResult
 from gateway.connection.service import Connection, Connections
 from gateway.database.base import utcnow
 from gateway.delivery import claim as claims
@@ -205,11 +205,7 @@ class Worker:
 
     async def _push(self, connection: Connection, delivery: Delivery) -> PushResult:
         timer = time.perf_counter()
-        try:
-            if delivery.action == Action.CREATE and delivery.attempt > 1:
-                found = await connection.adapter.find(delivery.ticket.id)
-                if found is not None:  # an earlier attempt did create it: do not make a second
-                    return PushResult(remote=found)
+        try:  # a retried create looks the ticket up first: the adapter contract's job
             return await connection.adapter.push(delivery)
         finally:
             metrics.PUSH_DURATION.labels(connection.name).observe(time.perf_counter() - timer)

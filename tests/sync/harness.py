@@ -61,6 +61,10 @@ class ScriptedAdapter(Adapter[ScriptedConfig]):
             raise RetryableError("remote down for this ticket", exchange=exchange)
         if self.remote.failures:
             raise self.remote.failures.pop(0)
+        if delivery.action == "create" and delivery.attempt > 1:  # as the contract requires
+            found = await self.find(delivery.ticket.id)
+            if found is not None:
+                return PushResult(found, exchange)
         self.remote.received.append(delivery)
         remote_id = self.remote.tickets.setdefault(delivery.ticket.id, f"R{delivery.ticket.id}")
         if delivery.action == "create" and self.remote.create_then_fail:
