@@ -169,7 +169,13 @@ def test_submitted_routed_solved_and_origin_told_only_then(helpdesks, gateway) -
             )
             final = (await client.get(f"/api/v1/tickets/{hub_id}", headers=headers)).json()
             assert (final["status"], final["solution"]) == ("solved", "CA bundle updated.")
-            log = (await client.get(f"/api/v1/tickets/{hub_id}/deliveries", headers=headers)).json()
+            for _ in range(100):  # results are written in batches just after the push
+                log = (
+                    await client.get(f"/api/v1/tickets/{hub_id}/deliveries", headers=headers)
+                ).json()
+                if all(d["state"] == "done" for d in log):
+                    break
+                await asyncio.sleep(0.05)
             assert [(d["connection"], d["action"], d["state"]) for d in log] == [
                 ("dmsu", "create", "done"),
                 ("dmsu", "entry", "done"),
