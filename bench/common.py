@@ -69,7 +69,10 @@ async def _pg(sql: str) -> None:
 
 @contextlib.contextmanager
 def process(
-    args: list[str], env: dict[str, str], ready_url: str | None = None
+    args: list[str],
+    env: dict[str, str],
+    ready_url: str | None = None,
+    ready_headers: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run a subprocess, killed at the end whatever happens; wait for `ready_url` to answer."""
     proc = subprocess.Popen(
@@ -82,7 +85,7 @@ def process(
     )
     try:
         if ready_url:
-            wait_ready(ready_url, proc)
+            wait_ready(ready_url, proc, headers=ready_headers)
         yield proc
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -94,14 +97,19 @@ def process(
             proc.wait()
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], limit: float = 30) -> None:
+def wait_ready(
+    url: str,
+    proc: subprocess.Popen[bytes],
+    limit: float = 30,
+    headers: dict[str, str] | None = None,
+) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             error = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
             raise RuntimeError(f"{url}: process exited: {error}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code == 200:
+            if httpx.get(url, headers=headers, timeout=1).status_code == 200:
                 return
         time.sleep(0.1)
     raise RuntimeError(f"{url} not ready after {limit}s")

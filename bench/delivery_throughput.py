@@ -91,6 +91,9 @@ async def delivered_window(url: str) -> tuple[int, float]:
         await engine.dispose()
 
 
+SINK_AUTH = {"Authorization": f"Bearer {DEMO_ENV['NGI_DE_HELPDESK_TOKEN']}"}
+
+
 def sink() -> tuple[list[str], str]:
     port = free_port()
     return [
@@ -104,7 +107,10 @@ def sink() -> tuple[list[str], str]:
 
 def run_gateway(backend: str, n_tickets: int, n_entries: int, tmp: Path) -> float:
     args, sink_url = sink()
-    with process(args, DEMO_ENV, ready_url=f"{sink_url}/tickets"), database(backend) as url:
+    with (
+        process(args, DEMO_ENV, ready_url=f"{sink_url}/", ready_headers=SINK_AUTH),
+        database(backend) as url,
+    ):
         raw = config(sink_url)
         path = tmp / "bench.yaml"
         path.write_text(yaml.safe_dump(raw), encoding="utf-8")
@@ -172,7 +178,7 @@ async def raw_loop(sink_url: str, n_tickets: int, n_entries: int) -> float:
 
 def run_baseline(n_tickets: int, n_entries: int) -> float:
     args, sink_url = sink()
-    with process(args, DEMO_ENV, ready_url=f"{sink_url}/tickets"):
+    with process(args, DEMO_ENV, ready_url=f"{sink_url}/", ready_headers=SINK_AUTH):
         return asyncio.run(raw_loop(sink_url, n_tickets, n_entries))
 
 

@@ -26,8 +26,7 @@ import httpx
 import yaml
 
 from bench.common import BIN, database, free_port, percentile, process, save
-from examples.helpdesk import Helpdesk, send_event
-from tests.support.servers import serving
+from examples.helpdesk import Helpdesk, asend_event, serving
 
 SECRET = "whsec_YmVuY2gtbGF0ZW5jeS1zZWNyZXQ="
 ENV = {"BENCH_SECRET": SECRET, "BENCH_TOKEN": "bench-token", "GATEWAY_LOG_LEVEL": "WARNING"}
@@ -54,6 +53,11 @@ def config(sink_url: str) -> dict:
         ],
         "connections": [connection("origin", "NGI_DE"), connection("assignee", "DMSU")],
     }
+
+
+def without_id(ticket: dict) -> dict:
+    """The same ticket as a create request to the helpdesk (which assigns the id)."""
+    return {key: value for key, value in ticket.items() if key != "id"}
 
 
 def event(title: str) -> dict:
@@ -105,7 +109,7 @@ def latencies(desk: Helpdesk, sent: dict[str, float], wait: float = 15) -> list[
 
 
 def run_gateway(backend: str, rate: float, seconds: float, tmp: Path, workers: int) -> list[float]:
-    desk = Helpdesk("sink", token="bench-token")
+    desk = Helpdesk(name="sink", token="bench-token")
     with serving(desk.app()) as sink_url, database(backend) as url:
         path = tmp / "latency.yaml"
         path.write_text(yaml.safe_dump(config(sink_url)), encoding="utf-8")
@@ -125,7 +129,7 @@ def run_gateway(backend: str, rate: float, seconds: float, tmp: Path, workers: i
                 async with httpx.AsyncClient(timeout=30) as client:
 
                     async def send(title: str) -> str | None:
-                        response = await send_event(client, hook, SECRET, event(title))
+                        response = await asend_event(hook, SECRET, event(title), client=client)
                         return (
                             None
                             if response.status_code == 202
@@ -139,7 +143,7 @@ def run_gateway(backend: str, rate: float, seconds: float, tmp: Path, workers: i
 
 
 def run_baseline(rate: float, seconds: float) -> list[float]:
-    desk = Helpdesk("sink", token="bench-token")
+    desk = Helpdesk(name="sink", token="bench-token")
     with serving(desk.app()) as sink_url:
 
         async def load() -> dict[str, float]:
@@ -147,7 +151,9 @@ def run_baseline(rate: float, seconds: float) -> list[float]:
             async with httpx.AsyncClient(base_url=sink_url, headers=headers, timeout=30) as client:
 
                 async def send(title: str) -> str | None:
-                    response = await client.post("/tickets", json={"title": title})
+                    response = await client.post(
+                        "/tickets", json=without_id(event(title)["ticket"])
+                    )
                     return None if response.status_code == 201 else str(response.status_code)
 
                 return await steady(rate, seconds, send)

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from examples.helpdesk import Helpdesk
+from examples.helpdesk import Helpdesk, serving
 from gateway.config.loader import parse_config
 from gateway.connection.models import Policy
 from gateway.connection.service import Connection, Connections
@@ -29,7 +29,6 @@ from gateway.database.engine import create_engine, create_sessionmaker
 from gateway.sync.tables import OutboxRow
 from tests.conftest import _truncate
 from tests.support.seed import seed_outbox
-from tests.support.servers import serving
 from tests.sync.harness import ScriptedAdapter
 
 KILLS = 12  # then a last worker finishes the queue
@@ -127,7 +126,7 @@ def test_sigkilled_worker_loses_nothing_and_applies_nothing_twice(
 ) -> None:
     total = asyncio.run(seed(database_url))
     assert total == TICKETS * (1 + ENTRIES_PER_TICKET)
-    desk = Helpdesk("sink")
+    desk = Helpdesk(name="sink")
     rng = random.Random(7)
     kills = 0
     with serving(desk.app()) as sink_url:
@@ -174,7 +173,8 @@ def postgres_only(postgres_url: str) -> str:
 def test_two_workers_never_deliver_the_same_row_at_once(postgres_only: str, tmp_path: Path) -> None:
     database_url = postgres_only
     total = asyncio.run(seed(database_url))
-    desk = Helpdesk("sink", delay_seconds=0.005)
+    desk = Helpdesk(name="sink")
+    desk.delay_seconds = 0.005
     with serving(desk.app()) as sink_url:
         desk.base_url = sink_url
         config_path = write_config(tmp_path, sink_url)

@@ -12,14 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from examples.helpdesk import Helpdesk, send_event
+from examples.helpdesk import Helpdesk, asend_event, serving
 from gateway.api.app import create_app
 from gateway.auth import service as auth
 from gateway.auth.models import ApiKeyCreate, Role
 from gateway.config.loader import parse_config
 from gateway.database.engine import create_engine, create_sessionmaker
 from gateway.settings import Settings
-from tests.support.servers import serving, wait_until
+from tests.support.servers import wait_until
 
 SECRET_NGI = "whsec_bmdpLXNlY3JldC1mb3ItdGVzdHM="
 SECRET_DMSU = "whsec_ZG1zdS1zZWNyZXQtZm9yLXRlc3Rz"
@@ -59,7 +59,8 @@ def helpdesks(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("E2E_TOKEN", "e2e-token")
     monkeypatch.setenv("E2E_SECRET_NGI", SECRET_NGI)
     monkeypatch.setenv("E2E_SECRET_DMSU", SECRET_DMSU)
-    ngi, dmsu = Helpdesk("ngi", token="e2e-token"), Helpdesk("dmsu", token="e2e-token")
+    ngi = Helpdesk(name="ngi", token="e2e-token")
+    dmsu = Helpdesk(name="dmsu", token="e2e-token")
     with serving(ngi.app()) as ngi_url, serving(dmsu.app()) as dmsu_url:
         ngi.base_url, dmsu.base_url = ngi_url, dmsu_url
         yield ngi, dmsu
@@ -96,8 +97,7 @@ def test_submitted_routed_solved_and_origin_told_only_then(helpdesks, gateway) -
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             headers = await admin_headers(database_url)
             ngi.tickets["NGI-42"] = {"id": "NGI-42", "title": "Jobs fail at FZK", "comments": []}
-            created = await send_event(
-                client,
+            created = await asend_event(
                 f"{url}/api/v1/webhooks/ngi",
                 SECRET_NGI,
                 {
@@ -148,8 +148,7 @@ def test_submitted_routed_solved_and_origin_told_only_then(helpdesks, gateway) -
             assert [c["body"] for c in remote["comments"]] == ["Please attach the job id"]
             assert ngi.received == []  # close-only: the origin hears nothing before the solution
 
-            solved = await send_event(
-                client,
+            solved = await asend_event(
                 f"{url}/api/v1/webhooks/dmsu",
                 SECRET_DMSU,
                 {
@@ -181,7 +180,10 @@ def test_submitted_routed_solved_and_origin_told_only_then(helpdesks, gateway) -
                 ("dmsu", "entry", "done"),
                 ("ngi", "solve", "done"),
             ]
-            assert all(r.key and r.key.startswith("gw-") for r in dmsu.received + ngi.received)
+            assert all(
+                r.idempotency_key and r.idempotency_key.startswith("gw-")
+                for r in dmsu.received + ngi.received
+            )
 
             forged = await client.post(
                 f"{url}/api/v1/webhooks/dmsu",

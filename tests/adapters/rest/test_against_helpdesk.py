@@ -1,4 +1,4 @@
-"""The REST adapter over real HTTP against the reference helpdesk (tests/support/helpdesk.py).
+"""The REST adapter over real HTTP against the reference helpdesk (examples/helpdesk.py).
 
 These also pin the helpdesk's own behaviour, which the end-to-end and crash tests rely on.
 """
@@ -15,12 +15,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from adapters.rest import RestAdapter
+from examples.helpdesk import BackgroundServer, Helpdesk, asend_event, send_event
 from gateway.adapter.errors import AuthenticationError, RetryableError
 from gateway.adapter.models import Command, CreateTicket, InboundRequest, Solve
 from gateway.errors import GatewayError
 from tests.adapters.rest.conftest import default_mapping, make_adapter
 from tests.contract.tickets import make_delivery, make_entry
-from tests.support.helpdesk import BackgroundServer, Helpdesk, asend_event, send_event
 
 TOKEN = "helpdesk-token"
 SECRET = "whsec_aGVscGRlc2std2ViaG9vay1zZWNyZXQ="
