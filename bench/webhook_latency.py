@@ -19,14 +19,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 import yaml
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.common import BIN, database, free_port, percentile, process, save
 from examples.helpdesk import Helpdesk, asend_event, serving
+from gateway.sync.tables import DeliveryAttemptRow, OutboxRow
+from gateway.ticket.tables import TicketRow
 
 SECRET = "whsec_YmVuY2gtbGF0ZW5jeS1zZWNyZXQ="
 ENV = {"BENCH_SECRET": SECRET, "BENCH_TOKEN": "bench-token", "GATEWAY_LOG_LEVEL": "WARNING"}
@@ -93,22 +98,60 @@ async def steady(rate: float, seconds: float, send: object) -> dict[str, float]:
     return sent
 
 
-def latencies(desk: Helpdesk, sent: dict[str, float], wait: float = 15) -> list[float]:
+def arrivals(desk: Helpdesk, sent: dict[str, float], wait: float = 15) -> dict[str, float]:
+    """Title -> when the sink received its create, waiting up to `wait` s for all of them."""
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
+    while True:
         received = {
             r.body.get("title"): r.at for r in desk.received if r.path == "/tickets" and r.body
         }
-        if all(title in received for title in sent):
+        if all(title in received for title in sent) or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     missing = [t for t in sent if t not in received]
     if missing:
         print(f"  ! {len(missing)} of {len(sent)} never arrived", flush=True)
-    return [(received[t] - sent[t]) * 1000 for t in sent if t in received]
+    return {t: received[t] for t in sent if t in received}
 
 
-def run_gateway(backend: str, rate: float, seconds: float, tmp: Path, workers: int) -> list[float]:
+def latencies(desk: Helpdesk, sent: dict[str, float]) -> list[float]:
+    return [(at - sent[t]) * 1000 for t, at in arrivals(desk, sent).items()]
+
+
+async def stages(url: str, sent: dict[str, float], arrived: dict[str, float]) -> dict[str, Any]:
+    """Where the time goes: webhook -> outbox row written -> push started -> sink received."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        TicketRow.subject,
+                        OutboxRow.created_at,
+                        func.min(DeliveryAttemptRow.started_at),
+                    )
+                    .join(OutboxRow, OutboxRow.ticket_id == TicketRow.id)
+                    .join(DeliveryAttemptRow, DeliveryAttemptRow.outbox_id == OutboxRow.id)
+                    .where(TicketRow.subject.in_(list(arrived)))
+                    .group_by(TicketRow.subject, OutboxRow.created_at)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    spans: dict[str, list[float]] = {"accepted": [], "claimed": [], "pushed": []}
+    for title, written, started in rows:
+        spans["accepted"].append((written.timestamp() - sent[title]) * 1000)
+        spans["claimed"].append((started.timestamp() - written.timestamp()) * 1000)
+        spans["pushed"].append((arrived[title] - started.timestamp()) * 1000)
+    return {
+        stage: {"p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99)}
+        for stage, v in spans.items()
+    }
+
+
+def run_gateway(
+    backend: str, rate: float, seconds: float, tmp: Path, workers: int
+) -> tuple[list[float], dict[str, Any]]:
     desk = Helpdesk(name="sink", token="bench-token")
     with serving(desk.app()) as sink_url, database(backend) as url:
         path = tmp / "latency.yaml"
@@ -139,7 +182,10 @@ def run_gateway(backend: str, rate: float, seconds: float, tmp: Path, workers: i
                     return await steady(rate, duration, send)
 
             latencies(desk, asyncio.run(load(2)))  # warm-up
-            return latencies(desk, asyncio.run(load(seconds)))
+            sent = asyncio.run(load(seconds))
+            arrived = arrivals(desk, sent)
+            breakdown = asyncio.run(stages(url, sent, arrived))
+            return [(at - sent[t]) * 1000 for t, at in arrived.items()], breakdown
 
 
 def run_baseline(rate: float, seconds: float) -> list[float]:
@@ -181,13 +227,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:
             base = run_baseline(args.rate, args.seconds)
-            gate = run_gateway(backend, args.rate, args.seconds, Path(tmp), args.workers)
+            gate, breakdown = run_gateway(backend, args.rate, args.seconds, Path(tmp), args.workers)
             report[backend] = {
                 "events": len(gate),
                 "gateway_p50_ms": percentile(gate, 50),
                 "gateway_p99_ms": percentile(gate, 99),
                 "direct_p50_ms": percentile(base, 50),
                 "direct_p99_ms": percentile(base, 99),
+                "stages": breakdown,
             }
             report[backend]["p99_ratio"] = (
                 report[backend]["gateway_p99_ms"] / report[backend]["direct_p99_ms"]
@@ -199,6 +246,14 @@ def main() -> None:
         print(
             f"{backend:<12} {f['gateway_p50_ms']:11.1f} {f['gateway_p99_ms']:7.1f}"
             f" {f['direct_p50_ms']:19.1f} {f['direct_p99_ms']:6.1f} {f['p99_ratio']:8.1f}x"
+        )
+    print("where the time goes (p50 / p99 ms):")
+    for backend, f in report.items():
+        print(
+            f"{backend:<12} "
+            + "   ".join(
+                f"{stage} {v['p50_ms']:.1f} / {v['p99_ms']:.1f}" for stage, v in f["stages"].items()
+            )
         )
     print(
         f"saved {save('webhook_latency', {'rate': args.rate, 'workers': args.workers, **report})}"

@@ -17,7 +17,7 @@ from gateway.config.loader import load_config
 from gateway.config.models import GatewayConfig
 from gateway.connection.service import Connections
 from gateway.database import migrate as migrations
-from gateway.database.engine import create_engine, create_sessionmaker
+from gateway.database.engine import create_engine, create_sessionmaker, create_worker_engine
 from gateway.errors import ConfigError, GatewayError
 from gateway.settings import Settings
 from gateway.support_unit import service as support_units
@@ -179,6 +179,8 @@ async def _work(settings: Settings, connections: Connections) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    await engine.dispose()
+    engine = create_worker_engine(settings.resolved_database_url())
     try:
         await make_worker(settings, create_sessionmaker(engine), connections).run(stop)
     finally:
@@ -220,6 +222,7 @@ def replay_dead_letters(
 ) -> None:
     """Queue dead letters again, due now, with a fresh retry budget."""
     from gateway.delivery import service as deliveries
+    from gateway.sync.outbox import notify_workers
 
     settings, _ = _load(config)
 
@@ -230,6 +233,7 @@ def replay_dead_letters(
                 for outbox_id in ids:
                     await deliveries.replay(session, outbox_id=outbox_id)
                 await session.commit()
+                await notify_workers(session)
         finally:
             await engine.dispose()
 

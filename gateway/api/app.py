@@ -18,7 +18,12 @@ from gateway.api.middleware import BodySizeLimitMiddleware, RequestContextMiddle
 from gateway.auth.views import router as api_key_router
 from gateway.config.models import GatewayConfig
 from gateway.connection.service import Connections, build_connections
-from gateway.database.engine import create_engines, create_sessionmaker
+from gateway.database.engine import (
+    create_engines,
+    create_sessionmaker,
+    create_worker_engine,
+    is_sqlite,
+)
 from gateway.delivery.views import router as delivery_router
 from gateway.delivery.worker import Worker
 from gateway.settings import Settings
@@ -92,8 +97,14 @@ def create_app(
                 await session.commit()
         stop = asyncio.Event()
         worker_task = None
+        worker_engine = None
         if run_worker:
-            worker = make_worker(settings, app.state.sessionmaker, connections)
+            url = settings.resolved_database_url()
+            worker_engine = None if is_sqlite(url) else create_worker_engine(url)
+            worker_sessions = (
+                create_sessionmaker(worker_engine) if worker_engine else app.state.sessionmaker
+            )
+            worker = make_worker(settings, worker_sessions, connections)
             sync.wakers.append(worker.wake)
             worker_task = asyncio.create_task(worker.run(stop))
         try:
@@ -105,6 +116,8 @@ def create_app(
                     await worker_task
             await connections.aclose()
             await engines.dispose()
+            if worker_engine is not None:
+                await worker_engine.dispose()
 
     app = FastAPI(
         title="Ticket gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan

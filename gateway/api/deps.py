@@ -57,17 +57,19 @@ async def require_admin(caller: CurrentCaller) -> Caller:
 AdminCaller = Annotated[Caller, Depends(require_admin)]
 
 
-def get_config(request: Request) -> GatewayConfig:
+# Plain lookups are `async def` on purpose: FastAPI runs a sync dependency in a thread pool,
+# a thread hand-off per request for nothing.
+async def get_config(request: Request) -> GatewayConfig:
     config: GatewayConfig = request.app.state.config
     return config
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_sync(request: Request) -> SyncContext:
+async def get_sync(request: Request) -> SyncContext:
     sync: SyncContext = request.app.state.sync
     return sync
 

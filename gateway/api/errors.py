@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import BadRequest, GatewayError, InvalidInput
@@ -70,6 +71,21 @@ def install_error_handlers(app: FastAPI) -> None:
         code = HTTP_CODES.get(exc.status_code, "http_error")
         body = {"error": {"code": code, "message": str(exc.detail)}}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(OSError)
+    async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        # a restarted or unreachable database: nothing was committed, so retrying is safe
+        log.warning("database unavailable", extra={"error": f"{type(exc).__name__}: {exc}"})
+        body = {
+            "error": {
+                "code": "unavailable",
+                "message": "the database is unavailable; retry shortly (a retry with the same "
+                "Idempotency-Key or webhook id is never applied twice)",
+            }
+        }
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

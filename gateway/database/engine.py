@@ -55,7 +55,28 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """The write engine (for SQLite: `BEGIN IMMEDIATE`)."""
     if is_sqlite(url):
         return _sqlite_engine(url, immediate=True)
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+    )
+
+
+def create_worker_engine(url: str, *, pool_size: int = 4) -> AsyncEngine:
+    """The delivery worker's own engine: on PostgreSQL its commits do not wait for the disk.
+
+    Everything a worker commits (claims, results, retry schedules) is safe to lose in a database
+    crash: the row is then claimed and sent again under the same idempotency key, which the
+    crash tests show the remote applies once. Waiting for a WAL flush on each of them would put
+    the disk's latency, twice, between an inbound change and its delivery. What the API commits
+    (tickets, inbound events) stays synchronous. SQLite gets the ordinary write engine.
+    """
+    if is_sqlite(url):
+        return create_engine(url)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"server_settings": {"synchronous_commit": "off"}},
+    )
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.api.deps import AdminCaller, CurrentCaller, Session
+from gateway.api.deps import AdminCaller, CurrentCaller, Session, Sync
 from gateway.delivery import metrics, service
 from gateway.delivery.models import DeliveryStatus
 from gateway.errors import Forbidden
+from gateway.sync.outbox import notify_workers
 from gateway.ticket import service as tickets
 
 router = APIRouter(tags=["deliveries"])
@@ -34,10 +35,14 @@ async def list_dead_letters(
 
 
 @router.post("/api/v1/dead-letters/{delivery_id}/replay", response_model=DeliveryStatus)
-async def replay_dead_letter(delivery_id: int, session: Session, _: AdminCaller) -> DeliveryStatus:
+async def replay_dead_letter(
+    delivery_id: int, session: Session, sync: Sync, _: AdminCaller
+) -> DeliveryStatus:
     """Queue a dead letter again, due now."""
     replayed = await service.replay(session, outbox_id=delivery_id)
     await session.commit()
+    sync.wake()
+    await notify_workers(session)
     return replayed
 
 

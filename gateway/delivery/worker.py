@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.adapter.errors import AdapterError, PermanentError, RetryableError
@@ -34,6 +35,9 @@ from gateway.sync.outbox import NOTIFY_CHANNEL
 
 log = logging.getLogger("gateway.worker")
 DRAIN_SECONDS = 10.0
+MAX_PAUSE_SECONDS = 5.0
+LISTEN_RETRY_SECONDS = 1.0
+DATABASE_DOWN = (SQLAlchemyError, OSError, TimeoutError, asyncpg.PostgresError)
 Stage = Callable[[AsyncSession], Awaitable[bool]]
 
 
@@ -63,6 +67,7 @@ class Worker:
         self._results: asyncio.Queue[Stage] = asyncio.Queue()
         self._flusher: asyncio.Task[None] | None = None
         self._listener: Any = None
+        self._listen_tried: float | None = None  # None: not PostgreSQL, never listens
 
     def wake(self) -> None:
         """Look for work now (called after a commit that wrote outbox rows)."""
@@ -73,11 +78,24 @@ class Worker:
         log.info("worker started", extra={"worker": self.name, "concurrency": self.concurrency})
         await self._listen()
         self._start_flusher()
+        failures = 0
         try:
             while not stop.is_set():
-                claimed = await self._claim_some()
+                self._wake.clear()  # before claiming: a wake-up during the claim is kept
+                try:
+                    claimed = await self._claim_some()
+                except DATABASE_DOWN as exc:  # the rows wait in the outbox meanwhile
+                    failures += 1
+                    pause = min(MAX_PAUSE_SECONDS, 0.25 * 2**failures)
+                    log.warning(
+                        "claiming failed; retrying",
+                        extra={"error": f"{type(exc).__name__}: {exc}", "retry_in": pause},
+                    )
+                    await self._idle(stop, wait_seconds=pause)
+                    continue
+                failures = 0
                 if not claimed:
-                    await self._idle(stop)
+                    await self._idle(stop, wait_seconds=await self._keep_listening())
         finally:
             await self._drain()
             await self._stop_flusher()
@@ -141,12 +159,16 @@ class Worker:
         if self._tasks and free < max(1, self.concurrency // 4):
             await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
             return 1
-        async with self.sessionmaker() as session:
+        async with self.sessionmaker() as session:  # claim and render in one transaction
             claimed = await claims.claim(
-                session, worker=self.name, limit=free, lease_seconds=self.lease_seconds
+                session,
+                worker=self.name,
+                limit=free,
+                lease_seconds=self.lease_seconds,
+                commit=False,
             )
             rendered = await render_deliveries(session, claimed)
-            await session.rollback()
+            await session.commit()
         for item in claimed:
             task = asyncio.create_task(self._deliver(item, rendered[item.outbox_id]))
             self._tasks.add(task)
@@ -159,12 +181,13 @@ class Worker:
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task crashed", exc_info=task.exception())
 
-    async def _idle(self, stop: asyncio.Event) -> None:
-        self._wake.clear()
+    async def _idle(self, stop: asyncio.Event, wait_seconds: float | None = None) -> None:
         waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
         try:
             await asyncio.wait(
-                waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                waiters,
+                timeout=self.poll_interval if wait_seconds is None else wait_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
             for waiter in waiters:
@@ -228,12 +251,31 @@ class Worker:
         if url.get_backend_name() != "postgresql":
             return
         dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._listen_tried = time.monotonic()
         try:
-            self._listener = await asyncpg.connect(dsn)
-            await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self.wake())
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("LISTEN failed; polling only", extra={"error": str(exc)})
+            listener = await asyncpg.connect(dsn, timeout=5)
+            await listener.add_listener(NOTIFY_CHANNEL, lambda *_: self.wake())
+            # a lost connection (database restart) wakes the loop, which listens again
+            listener.add_termination_listener(lambda *_: self.wake())
+            self._listener = listener
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            log.warning("LISTEN failed; polling until it works", extra={"error": str(exc)})
             self._listener = None
+
+    async def _keep_listening(self) -> float:
+        """Listen again after the connection was lost (at most once a second); how long to idle.
+
+        While not listening, idle only until the next try, not a whole poll interval.
+        """
+        if self._listen_tried is None:  # not PostgreSQL: in-process wake-ups and polling
+            return self.poll_interval
+        if self._listener is not None and not self._listener.is_closed():
+            return self.poll_interval
+        since = time.monotonic() - self._listen_tried
+        if since < LISTEN_RETRY_SECONDS:
+            return min(self.poll_interval, LISTEN_RETRY_SECONDS - since)
+        await self._listen()
+        return self.poll_interval if self._listener is not None else LISTEN_RETRY_SECONDS
 
     async def _unlisten(self) -> None:
         if self._listener is not None:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import Conflict, NotFound
+from gateway.support_unit import directory
 from gateway.support_unit.models import SupportUnitCreate, SupportUnitUpdate
 from gateway.support_unit.tables import SupportUnitRow
 
@@ -16,28 +17,6 @@ async def get_by_name(session: AsyncSession, *, name: str) -> SupportUnitRow | N
     """Find one unit by its name."""
     result = await session.execute(select(SupportUnitRow).where(SupportUnitRow.name == name))
     return result.scalar_one_or_none()
-
-
-async def get_many_by_name(
-    session: AsyncSession, *, names: Iterable[str]
-) -> dict[str, SupportUnitRow]:
-    """Find several units at once; missing names are simply absent from the result."""
-    wanted = set(names)
-    if not wanted:
-        return {}
-    result = await session.execute(select(SupportUnitRow).where(SupportUnitRow.name.in_(wanted)))
-    return {row.name: row for row in result.scalars()}
-
-
-async def names_by_id(session: AsyncSession, *, ids: Iterable[int]) -> dict[int, str]:
-    """Unit names for ids, for rendering tickets."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    result = await session.execute(
-        select(SupportUnitRow.id, SupportUnitRow.name).where(SupportUnitRow.id.in_(wanted))
-    )
-    return {row.id: row.name for row in result}
 
 
 async def list_units(session: AsyncSession) -> list[SupportUnitRow]:
@@ -55,6 +34,7 @@ async def create_unit(session: AsyncSession, *, data: SupportUnitCreate) -> Supp
     )
     session.add(row)
     await session.flush()
+    directory.changed(session)
     return row
 
 
@@ -71,6 +51,7 @@ async def update_unit(
         if value is not None or field == "email":
             setattr(row, field, value)
     await session.flush()
+    directory.changed(session)
     return row
 
 
@@ -85,3 +66,4 @@ async def ensure_units(session: AsyncSession, *, units: Iterable[SupportUnitCrea
             row.description = unit.description
             row.email = unit.email
     await session.flush()
+    directory.changed(session)

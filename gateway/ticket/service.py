@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.auth.models import Caller
 from gateway.database.base import utcnow
 from gateway.errors import BadRequest, InvalidInput, NotFound
-from gateway.support_unit import service as support_units
+from gateway.support_unit import directory
+from gateway.support_unit.directory import Unit
 from gateway.support_unit.tables import SupportUnitRow
 from gateway.ticket import access
 from gateway.ticket.enums import SOLVING_STATES, Status, Visibility
@@ -79,9 +80,9 @@ class TicketFilter:
 
 async def resolve_units(
     session: AsyncSession, *, field: str, names: Sequence[str]
-) -> dict[str, SupportUnitRow]:
+) -> dict[str, Unit]:
     """Look up units by name; an unknown one is a 422 naming the field and the unit."""
-    found = await support_units.get_many_by_name(session, names=names)
+    found = await directory.by_names(session, names=names)
     missing = [name for name in names if name not in found]
     if missing:
         raise InvalidInput(
@@ -98,7 +99,7 @@ async def create_ticket(
     *,
     data: TicketCreate,
     actor: Actor,
-    support_unit: SupportUnitRow | None,
+    support_unit: Unit | None,
     origin_unit_id: int | None = None,
 ) -> TicketRow:
     """Insert a ticket with its involved units, first ETA and its `created` history entry.
@@ -162,7 +163,7 @@ async def update_ticket(
     row: TicketRow,
     patch: TicketPatch,
     actor: Actor,
-    new_unit: SupportUnitRow | None = None,
+    new_unit: Unit | None = None,
 ) -> TicketRow:
     """Apply a patch under the domain rules; a patch that changes nothing leaves the version."""
     changes: dict[str, Any] = {}
@@ -171,7 +172,7 @@ async def update_ticket(
         if field in patch.model_fields_set:
             _set(row, field, _plain(getattr(patch, field)), changes)
     if new_unit is not None and new_unit.id != row.support_unit_id:
-        old_names = await support_units.names_by_id(session, ids=[row.support_unit_id or 0])
+        old_names = await directory.names_by_id(session, ids=[row.support_unit_id or 0])
         changes["support_unit"] = _change(old_names.get(row.support_unit_id or 0), new_unit.name)
         row.support_unit_id = new_unit.id
         if row.status == Status.NEW and patch.status is None:
@@ -325,7 +326,7 @@ async def _conditions(session: AsyncSession, filters: TicketFilter) -> list[Colu
     if filters.status:
         conditions.append(TicketRow.status.in_([s.value for s in filters.status]))
     if filters.support_unit is not None:
-        unit = await support_units.get_by_name(session, name=filters.support_unit)
+        unit = await directory.by_name(session, name=filters.support_unit)
         conditions.append(TicketRow.support_unit_id == (unit.id if unit else -1))
     if filters.updated_since is not None:
         since = filters.updated_since
@@ -398,7 +399,7 @@ async def render(
         return []
     ids = [row.id for row in rows]
     unit_ids = {u for row in rows for u in (row.support_unit_id, row.origin_unit_id) if u}
-    names = await support_units.names_by_id(session, ids=unit_ids)
+    names = await directory.names_by_id(session, ids=unit_ids)
     involved = await _involved_names(session, ids)
     journal = await _related(session, JournalEntryRow, ids, internal)
     links = await _related(session, LinkRow, ids, internal)

@@ -13,8 +13,8 @@ from gateway.auth.models import Caller
 from gateway.config.models import GatewayConfig
 from gateway.errors import BadRequest, GatewayError, PreconditionFailed
 from gateway.idempotency import service as idempotency
+from gateway.support_unit.directory import Unit
 from gateway.support_unit.models import Level
-from gateway.support_unit.tables import SupportUnitRow
 from gateway.sync.outbox import SyncContext, commit
 from gateway.ticket import access, service
 from gateway.ticket.enums import Status
@@ -49,7 +49,7 @@ def parse_if_match(value: str) -> int | None:
 
 async def _routed_unit(
     session: Session, data: TicketCreate, caller: Caller, config: GatewayConfig
-) -> SupportUnitRow | None:
+) -> Unit | None:
     """The unit named in the request (checked against the assignment rules) or the default."""
     name = data.support_unit or config.routing.unit_for(data.component)
     if name is None:

@@ -30,7 +30,7 @@ from gateway.connection.models import Policy
 from gateway.connection.service import Connection
 from gateway.delivery.results import entry_fingerprint
 from gateway.errors import Forbidden
-from gateway.support_unit import service as support_units
+from gateway.support_unit import directory
 from gateway.support_unit.models import Level
 from gateway.sync.tables import EchoRow, InboundEventRow
 from gateway.ticket import service as tickets
@@ -64,7 +64,6 @@ async def apply_event(
         outcome.duplicate = True
         return outcome
     event = InboundEventRow(connection=connection.name, event_id=event_id)
-    session.add(event)
     for command in commands:
         ticket_id, reason = await _apply(session, connection, command, config)
         item: dict[str, Any] = {"kind": command.kind, "ticket_id": ticket_id}
@@ -73,7 +72,8 @@ async def apply_event(
             event.ticket_id = ticket_id
         else:
             outcome.ignored.append({**item, "reason": reason})
-    await session.flush()
+    session.add(event)  # after the commands, so it is one INSERT with the ticket id
+    await session.flush()  # a concurrent copy of this event fails here, on the unique key
     return outcome
 
 
@@ -117,7 +117,7 @@ async def _refusal(
         if command.kind not in ORIGIN_MAY and connection.policy != Policy.MIRROR:
             return f"an origin system does not send '{command.kind}'"
         return None
-    names = await support_units.names_by_id(session, ids=[row.support_unit_id or 0])
+    names = await directory.names_by_id(session, ids=[row.support_unit_id or 0])
     if names.get(row.support_unit_id or 0) != connection.support_unit:
         return f"{connection.name} is no longer responsible for #{row.id}"
     if connection.policy == Policy.CLOSE_ONLY and command.kind not in ASSIGNEE_REPORTS:
@@ -194,7 +194,7 @@ async def _create(
         unit = (await tickets.resolve_units(session, field="support_unit", names=[name]))[name]
         if data.support_unit:
             await _check_assignment(session, connection, Level(unit.level), config)
-    origin_unit = await support_units.get_by_name(session, name=connection.support_unit or "")
+    origin_unit = await directory.by_name(session, name=connection.support_unit or "")
     actor = tickets.Actor(name=data.submitter.name, source=connection.name, is_submitter=True)
     row = await tickets.create_ticket(
         session,
@@ -218,7 +218,7 @@ async def _create(
 async def _check_assignment(
     session: AsyncSession, connection: Connection, target: Level, config: GatewayConfig
 ) -> None:
-    unit = await support_units.get_by_name(session, name=connection.support_unit or "")
+    unit = await directory.by_name(session, name=connection.support_unit or "")
     if unit is not None and not config.routing.may_assign(Level(unit.level), target):
         raise Forbidden(
             f"{connection.name}: a {unit.level}-line unit may not assign tickets to a "
