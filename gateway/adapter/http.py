@@ -7,12 +7,14 @@ survives restarts.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import httpx
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
     wait_exponential_jitter,
@@ -26,6 +28,7 @@ from gateway.adapter.errors import (
     parse_retry_after,
 )
 
+FIRST_RETRY_PAUSE = 0.05
 SAFE_TO_RETRY = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 KEPT_RESPONSE_HEADERS = ("retry-after", "content-type", "location", "x-request-id")
 
@@ -41,14 +44,20 @@ async def call(
 ) -> tuple[httpx.Response, Exchange]:
     """Send one request; return the response and its record, or raise a classified AdapterError."""
     try:
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(SAFE_TO_RETRY),
-            stop=stop_after_attempt(in_call_attempts),
-            wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
-            reraise=True,
-        ):
-            with attempt:
-                response = await client.request(method, url, json=json_body, headers=headers)
+        try:  # the first try outside tenacity: building its retry state costs on every call
+            response = await client.request(method, url, json=json_body, headers=headers)
+        except SAFE_TO_RETRY:
+            if in_call_attempts <= 1:
+                raise
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(SAFE_TO_RETRY),
+                stop=stop_after_attempt(in_call_attempts - 1),
+                wait=wait_exponential_jitter(multiplier=0.05, max=1.0, jitter=0.05),
+                before=_pause_before_first_retry,
+                reraise=True,
+            ):
+                with attempt:
+                    response = await client.request(method, url, json=json_body, headers=headers)
     except httpx.TimeoutException as exc:
         raise RetryableError(
             f"{method} {url}: timed out ({type(exc).__name__})",
@@ -64,6 +73,11 @@ async def call(
     if error is not None:
         raise _error(error, method, url, response, exchange)
     return response, exchange
+
+
+async def _pause_before_first_retry(state: RetryCallState) -> None:
+    if state.attempt_number == 1:
+        await asyncio.sleep(FIRST_RETRY_PAUSE)
 
 
 def _error(

@@ -143,8 +143,9 @@ class Worker:
                 batch.append(self._results.get_nowait())
             try:
                 async with self.sessionmaker() as session:
-                    for stage in batch:
-                        await stage(session)
+                    with session.no_autoflush:  # new rows go in at commit, many per INSERT
+                        for stage in batch:
+                            await stage(session)
                     await session.commit()
             except Exception:  # leases expire and the rows are delivered again, same keys
                 log.exception("writing delivery results failed", extra={"results": len(batch)})
