@@ -17,7 +17,7 @@ from gateway.config.loader import load_config
 from gateway.config.models import GatewayConfig
 from gateway.connection.service import Connections
 from gateway.database import migrate as migrations
-from gateway.database.engine import create_engine, create_sessionmaker, create_worker_engine
+from gateway.database.engine import create_engine, create_sessionmaker, create_worker_engines
 from gateway.errors import ConfigError, GatewayError
 from gateway.settings import Settings
 from gateway.support_unit import service as support_units
@@ -180,12 +180,12 @@ async def _work(settings: Settings, connections: Connections) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await engine.dispose()
-    engine = create_worker_engine(settings.resolved_database_url())
+    engines = create_worker_engines(settings.resolved_database_url())
     try:
-        await make_worker(settings, create_sessionmaker(engine), connections).run(stop)
+        await make_worker(settings, engines, connections).run(stop)
     finally:
         await connections.aclose()
-        await engine.dispose()
+        await engines.dispose()
 
 
 dead_letters_app = typer.Typer(help="List and replay dead letters.", no_args_is_help=True)

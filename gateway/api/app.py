@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import __version__
 from gateway.adapter.registry import AdapterRegistry
@@ -19,9 +18,10 @@ from gateway.auth.views import router as api_key_router
 from gateway.config.models import GatewayConfig
 from gateway.connection.service import Connections, build_connections
 from gateway.database.engine import (
+    Engines,
     create_engines,
     create_sessionmaker,
-    create_worker_engine,
+    create_worker_engines,
     is_sqlite,
 )
 from gateway.delivery.views import router as delivery_router
@@ -54,11 +54,12 @@ def connections_for(settings: Settings, config: GatewayConfig) -> Connections:
     return build_connections(config, AdapterRegistry.from_entry_points(), base_dir=base_dir)
 
 
-def make_worker(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], connections: Connections
-) -> Worker:
+def make_worker(settings: Settings, engines: Engines, connections: Connections) -> Worker:
     return Worker(
-        sessionmaker=sessionmaker,
+        sessionmaker=create_sessionmaker(engines.write),
+        read_sessionmaker=(
+            create_sessionmaker(engines.read) if engines.read is not engines.write else None
+        ),
         connections=connections,
         database_url=settings.resolved_database_url(),
         concurrency=settings.worker_concurrency,
@@ -97,14 +98,11 @@ def create_app(
                 await session.commit()
         stop = asyncio.Event()
         worker_task = None
-        worker_engine = None
+        worker_engines = None
         if run_worker:
             url = settings.resolved_database_url()
-            worker_engine = None if is_sqlite(url) else create_worker_engine(url)
-            worker_sessions = (
-                create_sessionmaker(worker_engine) if worker_engine else app.state.sessionmaker
-            )
-            worker = make_worker(settings, worker_sessions, connections)
+            worker_engines = None if is_sqlite(url) else create_worker_engines(url)
+            worker = make_worker(settings, worker_engines or engines, connections)
             sync.wakers.append(worker.wake)
             worker_task = asyncio.create_task(worker.run(stop))
         try:
@@ -116,8 +114,8 @@ def create_app(
                     await worker_task
             await connections.aclose()
             await engines.dispose()
-            if worker_engine is not None:
-                await worker_engine.dispose()
+            if worker_engines is not None:
+                await worker_engines.dispose()
 
     app = FastAPI(
         title="Ticket gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan

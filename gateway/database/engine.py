@@ -60,6 +60,14 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
+def create_worker_engines(url: str) -> Engines:
+    """The delivery worker's engines: see `create_worker_engine`; SQLite reads on their own."""
+    if is_sqlite(url):
+        return create_engines(url)
+    engine = create_worker_engine(url)
+    return Engines(engine, engine)
+
+
 def create_worker_engine(url: str, *, pool_size: int = 4) -> AsyncEngine:
     """The delivery worker's own engine: on PostgreSQL its commits do not wait for the disk.
 

@@ -47,6 +47,7 @@ class Worker:
         *,
         sessionmaker: async_sessionmaker[AsyncSession],
         connections: Connections,
+        read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
         database_url: str,
         name: str | None = None,
         concurrency: int = 32,
@@ -55,6 +56,7 @@ class Worker:
         max_attempts: int = 12,
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.read_sessionmaker = read_sessionmaker  # set where reads have their own engine
         self.connections = connections
         self.database_url = database_url
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
@@ -160,16 +162,24 @@ class Worker:
         if self._tasks and free < max(1, self.concurrency // 4):
             await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
             return 1
-        async with self.sessionmaker() as session:  # claim and render in one transaction
-            claimed = await claims.claim(
-                session,
-                worker=self.name,
-                limit=free,
-                lease_seconds=self.lease_seconds,
-                commit=False,
-            )
-            rendered = await render_deliveries(session, claimed)
-            await session.commit()
+        if self.read_sessionmaker is None:
+            async with self.sessionmaker() as session:  # claim and render in one transaction
+                claimed = await claims.claim(
+                    session,
+                    worker=self.name,
+                    limit=free,
+                    lease_seconds=self.lease_seconds,
+                    commit=False,
+                )
+                rendered = await render_deliveries(session, claimed)
+                await session.commit()
+        else:  # SQLite: hold the one write lock for the claim only, render from a read
+            async with self.sessionmaker() as session:
+                claimed = await claims.claim(
+                    session, worker=self.name, limit=free, lease_seconds=self.lease_seconds
+                )
+            async with self.read_sessionmaker() as session:
+                rendered = await render_deliveries(session, claimed)
         for item in claimed:
             task = asyncio.create_task(self._deliver(item, rendered[item.outbox_id]))
             self._tasks.add(task)
