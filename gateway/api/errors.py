@@ -76,7 +76,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InterfaceError)
     @app.exception_handler(OSError)
     async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-        # a restarted or unreachable database: nothing was committed, so retrying is safe
+        # a restarted or unreachable database; idempotency keys and event ids make a retry safe
         log.warning("database unavailable", extra={"error": f"{type(exc).__name__}: {exc}"})
         body = {
             "error": {

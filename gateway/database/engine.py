@@ -55,9 +55,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """The write engine (for SQLite: `BEGIN IMMEDIATE`)."""
     if is_sqlite(url):
         return _sqlite_engine(url, immediate=True)
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
-    )
+    # No pre-ping: it costs a round trip on every checkout. After a database restart the first
+    # use of each stale connection fails (a 503 the client retries) and the pool is renewed.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
 
 
 def create_worker_engines(url: str) -> Engines:
