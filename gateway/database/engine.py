@@ -55,9 +55,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """The write engine (for SQLite: `BEGIN IMMEDIATE`)."""
     if is_sqlite(url):
         return _sqlite_engine(url, immediate=True)
-    # No pre-ping: it costs a round trip on every checkout. After a database restart the first
-    # use of each stale connection fails (a 503 the client retries) and the pool is renewed.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+    # Pre-ping: a connection that a database restart dropped is replaced at checkout, so
+    # callers never see the restart.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def create_worker_engines(url: str) -> Engines:
@@ -83,6 +83,7 @@ def create_worker_engine(url: str, *, pool_size: int = 4) -> AsyncEngine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_pre_ping=True,  # as create_engine: results are not lost to a stale connection
         connect_args={"server_settings": {"synchronous_commit": "off"}},
     )
 
