@@ -7,6 +7,7 @@ Everything runs on loopback and stops by itself.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -19,7 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,39 @@ DEMO_ENV = {
     "NGI_DE_HELPDESK_TOKEN": "demo-token",
     "NGI_DE_WEBHOOK_SECRET": "whsec_ZGVtby13ZWJob29rLXNlY3JldC1mb3ItdGhlLWV4YW1wbGU=",
 }
+
+
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """A benchmark's command line, with `--backend sqlite|postgresql|both` (default both)."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    return parser
+
+
+def backends(choice: str) -> list[str]:
+    return ["sqlite", "postgresql"] if choice == "both" else [choice]
+
+
+def alternate(
+    label: str,
+    rounds: int,
+    baseline: Callable[[], float],
+    gateway: Callable[[], float],
+    names: tuple[str, str] = ("baseline", "gateway"),
+) -> tuple[float, float]:
+    """Run baseline and gateway in alternating rounds, so noise hits both; their median rates."""
+    baseline_rates, gateway_rates = [], []
+    for round_no in range(rounds):
+        baseline_rates.append(baseline())
+        gateway_rates.append(gateway())
+        print(
+            f"{label} round {round_no + 1}: {names[0]} {baseline_rates[-1]:7.0f}/s  "
+            f"{names[1]} {gateway_rates[-1]:7.0f}/s",
+            flush=True,
+        )
+    return median(baseline_rates), median(gateway_rates)
 
 
 def free_port() -> int:

@@ -8,7 +8,6 @@ database; rounds alternate baseline/gateway so noise hits both. Goal: gateway >=
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 from pathlib import Path
@@ -19,11 +18,13 @@ from bench.common import (
     BIN,
     DEMO_ENV,
     ROOT,
+    alternate,
+    arguments,
+    backends,
     closed_loop,
     database,
     free_port,
     gateway_cli,
-    median,
     process,
     save,
 )
@@ -80,29 +81,24 @@ def _measure(url: str, headers: dict[str, str], seconds: float, concurrency: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser = arguments(__doc__)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    chosen = backends(args.backend)
     report = {}
-    for backend in backends:
-        gateway_rates, baseline_rates = [], []
-        for round_no in range(args.rounds):
+    for backend in chosen:
+
+        def baseline(backend: str = backend) -> float:
             with database(backend) as url:
-                baseline_rates.append(run_baseline(url, args.seconds, args.concurrency))
+                return run_baseline(url, args.seconds, args.concurrency)
+
+        def gateway(backend: str = backend) -> float:
             with database(backend) as url:
-                gateway_rates.append(run_gateway(url, args.seconds, args.concurrency))
-            print(
-                f"{backend} round {round_no + 1}: baseline {baseline_rates[-1]:7.0f}/s  "
-                f"gateway {gateway_rates[-1]:7.0f}/s",
-                flush=True,
-            )
-        base, gate = median(baseline_rates), median(gateway_rates)
+                return run_gateway(url, args.seconds, args.concurrency)
+
+        base, gate = alternate(backend, args.rounds, baseline, gateway)
         report[backend] = {"baseline_per_s": base, "gateway_per_s": gate, "ratio": gate / base}
     print("\nbackend      baseline/s   gateway/s   ratio (goal >= 0.70)")
     for backend, figures in report.items():

@@ -11,7 +11,6 @@ same concurrency. Goal: gateway >= 0.5x baseline.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
@@ -28,10 +27,12 @@ from bench.common import (
     BIN,
     DEMO_ENV,
     ROOT,
+    alternate,
+    arguments,
+    backends,
     database,
     free_port,
     gateway_cli,
-    median,
     process,
     save,
 )
@@ -40,6 +41,7 @@ from gateway.config.loader import parse_config
 from gateway.database.engine import create_engine, create_sessionmaker
 from gateway.settings import Settings
 from gateway.sync.tables import DeliveryAttemptRow, OutboxRow
+from tests.support.configs import rest_connection
 from tests.support.seed import seed_outbox
 
 CONCURRENCY = 32
@@ -49,13 +51,7 @@ def config(sink_url: str) -> dict:
     return {
         "support_units": [{"name": "DMSU", "level": "second"}],
         "connections": [
-            {
-                "name": "sink",
-                "adapter": "rest",
-                "support_unit": "DMSU",
-                "mapping": "rest-default.yaml",
-                "settings": {"base_url": sink_url, "token": {"env": "NGI_DE_HELPDESK_TOKEN"}},
-            }
+            rest_connection("sink", "DMSU", sink_url, token_env="NGI_DE_HELPDESK_TOKEN")
         ],
     }
 
@@ -185,29 +181,23 @@ def run_baseline(n_tickets: int, n_entries: int) -> float:
 def main() -> None:
     import tempfile
 
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser = arguments(__doc__)
     parser.add_argument("--tickets", type=int, default=150)
     parser.add_argument("--entries", type=int, default=9)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     os.environ.update(DEMO_ENV)  # the seed builds the connection in this process too
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    chosen = backends(args.backend)
     report = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for backend in backends:
-            gateway_rates, baseline_rates = [], []
-            for round_no in range(args.rounds):
-                baseline_rates.append(run_baseline(args.tickets, args.entries))
-                gateway_rates.append(run_gateway(backend, args.tickets, args.entries, Path(tmp)))
-                print(
-                    f"{backend} round {round_no + 1}: raw httpx {baseline_rates[-1]:7.0f}/s  "
-                    f"worker {gateway_rates[-1]:7.0f}/s",
-                    flush=True,
-                )
-            base, gate = median(baseline_rates), median(gateway_rates)
+        for backend in chosen:
+            base, gate = alternate(
+                backend,
+                args.rounds,
+                lambda: run_baseline(args.tickets, args.entries),
+                lambda b=backend: run_gateway(b, args.tickets, args.entries, Path(tmp)),
+                names=("raw httpx", "worker"),
+            )
             report[backend] = {"raw_httpx_per_s": base, "worker_per_s": gate, "ratio": gate / base}
     deliveries = args.tickets * (1 + args.entries)
     print(f"\n{deliveries} deliveries per round, concurrency {CONCURRENCY}")

@@ -11,7 +11,6 @@ HTTP. Goal: p99 under 250 ms on PostgreSQL.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
@@ -28,10 +27,11 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench.common import BIN, database, free_port, percentile, process, save
+from bench.common import BIN, arguments, backends, database, free_port, percentile, process, save
 from examples.helpdesk import Helpdesk, asend_event, serving
 from gateway.sync.tables import DeliveryAttemptRow, OutboxRow
 from gateway.ticket.tables import TicketRow
+from tests.support.configs import rest_connection
 
 SECRET = "whsec_YmVuY2gtbGF0ZW5jeS1zZWNyZXQ="
 ENV = {"BENCH_SECRET": SECRET, "BENCH_TOKEN": "bench-token", "GATEWAY_LOG_LEVEL": "WARNING"}
@@ -39,17 +39,9 @@ ENV = {"BENCH_SECRET": SECRET, "BENCH_TOKEN": "bench-token", "GATEWAY_LOG_LEVEL"
 
 def config(sink_url: str) -> dict:
     def connection(name: str, unit: str) -> dict:
-        return {
-            "name": name,
-            "adapter": "rest",
-            "support_unit": unit,
-            "mapping": "rest-default.yaml",
-            "settings": {
-                "base_url": sink_url,
-                "token": {"env": "BENCH_TOKEN"},
-                "webhook_secrets": [{"env": "BENCH_SECRET"}],
-            },
-        }
+        return rest_connection(
+            name, unit, sink_url, token_env="BENCH_TOKEN", secret_env="BENCH_SECRET"
+        )
 
     return {
         "support_units": [
@@ -208,10 +200,7 @@ def run_baseline(rate: float, seconds: float) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser = arguments(__doc__)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument(
@@ -222,10 +211,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ.update(ENV)
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    chosen = backends(args.backend)
     report = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for backend in backends:
+        for backend in chosen:
             base = run_baseline(args.rate, args.seconds)
             gate, breakdown = run_gateway(backend, args.rate, args.seconds, Path(tmp), args.workers)
             report[backend] = {

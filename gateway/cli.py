@@ -182,9 +182,9 @@ async def _work(settings: Settings, connections: Connections) -> None:
 
     from gateway.api.app import make_worker
 
-    engine = create_engine(settings.resolved_database_url())
-    if not await migrations.is_current(engine):
-        await engine.dispose()
+    engines = create_worker_engines(settings.resolved_database_url())
+    if not await migrations.is_current(engines.write):
+        await engines.dispose()
         typer.echo(
             "error: the database is not at the current migration; run `gateway migrate`", err=True
         )
@@ -193,8 +193,6 @@ async def _work(settings: Settings, connections: Connections) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await engine.dispose()
-    engines = create_worker_engines(settings.resolved_database_url())
     try:
         worker = make_worker(settings, engines, connections)
         freeze_heap()

@@ -60,32 +60,25 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
-def create_worker_engines(url: str) -> Engines:
-    """The delivery worker's engines: see `create_worker_engine`; SQLite reads on their own."""
-    if is_sqlite(url):
-        return create_engines(url)
-    engine = create_worker_engine(url)
-    return Engines(engine, engine)
-
-
-def create_worker_engine(url: str, *, pool_size: int = 4) -> AsyncEngine:
-    """The delivery worker's own engine: on PostgreSQL its commits do not wait for the disk.
+def create_worker_engines(url: str, *, pool_size: int = 4) -> Engines:
+    """The delivery worker's engines: on PostgreSQL its commits do not wait for the disk.
 
     Everything a worker commits (claims, results, retry schedules) is safe to lose in a database
     crash: the row is then claimed and sent again under the same idempotency key, which the
     crash tests show the remote applies once. Waiting for a WAL flush on each of them would put
     the disk's latency, twice, between an inbound change and its delivery. What the API commits
-    (tickets, inbound events) stays synchronous. SQLite gets the ordinary write engine.
+    (tickets, inbound events) stays synchronous. SQLite gets the ordinary engines.
     """
     if is_sqlite(url):
-        return create_engine(url)
-    return create_async_engine(
+        return create_engines(url)
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,  # as create_engine: results are not lost to a stale connection
         connect_args={"server_settings": {"synchronous_commit": "off"}},
     )
+    return Engines(engine, engine)
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:

@@ -28,6 +28,7 @@ from gateway.connection.service import Connection, Connections
 from gateway.database.engine import create_engine, create_sessionmaker
 from gateway.sync.tables import OutboxRow
 from tests.conftest import _truncate
+from tests.support.configs import rest_connection
 from tests.support.seed import seed_outbox
 from tests.sync.harness import ScriptedAdapter
 
@@ -36,15 +37,7 @@ TICKETS = 250
 ENTRIES_PER_TICKET = 7  # 250 creates + 1750 entries = 2000 deliveries
 CONFIG = {
     "support_units": [{"name": "DMSU", "level": "second"}],
-    "connections": [
-        {
-            "name": "sink",
-            "adapter": "rest",
-            "support_unit": "DMSU",
-            "mapping": "rest-default.yaml",
-            "settings": {"base_url": "", "timeout_seconds": 5},
-        }
-    ],
+    "connections": [rest_connection("sink", "DMSU", "", timeout_seconds=5)],
 }
 
 

@@ -19,6 +19,7 @@ from gateway.auth.models import ApiKeyCreate, Role
 from gateway.config.loader import parse_config
 from gateway.database.engine import create_engine, create_sessionmaker
 from gateway.settings import Settings
+from tests.support.configs import rest_connection
 from tests.support.servers import wait_until
 
 SECRET_NGI = "whsec_bmdpLXNlY3JldC1mb3ItdGVzdHM="
@@ -27,18 +28,9 @@ SECRET_DMSU = "whsec_ZG1zdS1zZWNyZXQtZm9yLXRlc3Rz"
 
 def gateway_config(ngi_url: str, dmsu_url: str) -> dict:
     def connection(name: str, unit: str, url: str, secret_env: str) -> dict:
-        return {
-            "name": name,
-            "adapter": "rest",
-            "support_unit": unit,
-            "mapping": "rest-default.yaml",
-            "settings": {
-                "base_url": url,
-                "token": {"env": "E2E_TOKEN"},
-                "webhook_secrets": [{"env": secret_env}],
-                "timeout_seconds": 5,
-            },
-        }
+        return rest_connection(
+            name, unit, url, token_env="E2E_TOKEN", secret_env=secret_env, timeout_seconds=5
+        )
 
     return {
         "support_units": [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from gateway.database.engine import create_engine, create_worker_engine
+from gateway.database.engine import create_engine, create_worker_engines
 
 
 async def _synchronous_commit(engine) -> str:  # type: ignore[no-untyped-def]
@@ -19,5 +19,5 @@ async def _synchronous_commit(engine) -> str:  # type: ignore[no-untyped-def]
 async def test_only_the_worker_commits_asynchronously(database_url: str) -> None:
     if database_url.startswith("sqlite"):
         pytest.skip("SQLite has one kind of write engine (WAL, synchronous=NORMAL)")
-    assert await _synchronous_commit(create_worker_engine(database_url)) == "off"
+    assert await _synchronous_commit(create_worker_engines(database_url).write) == "off"
     assert await _synchronous_commit(create_engine(database_url)) == "on"
