@@ -108,15 +108,22 @@ def process(
     ready_url: str | None = None,
     ready_headers: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a subprocess, killed at the end whatever happens; wait for `ready_url` to answer."""
+    """Run a subprocess, killed at the end whatever happens; wait for `ready_url` to answer.
+
+    Its output goes to a file, never to a pipe: a pipe nobody reads fills up after a few hundred
+    log lines and then stalls the server mid-run.
+    """
+    log = tempfile.NamedTemporaryFile(prefix="gw-bench-", suffix=".log", delete=False)  # noqa: SIM115
     proc = subprocess.Popen(
         args,
         env={**os.environ, **env},
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    proc.log_path = Path(log.name)  # type: ignore[attr-defined]
+    log.close()
     try:
         if ready_url:
             wait_ready(ready_url, proc, headers=ready_headers)
@@ -129,6 +136,7 @@ def process(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        Path(log.name).unlink(missing_ok=True)
 
 
 def wait_ready(
@@ -140,7 +148,8 @@ def wait_ready(
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            error = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+            log = getattr(proc, "log_path", None)
+            error = log.read_text(errors="replace")[-2000:] if log else ""
             raise RuntimeError(f"{url}: process exited: {error}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(url, headers=headers, timeout=1).status_code == 200:
@@ -193,7 +202,12 @@ async def closed_loop(
         async def one_client() -> None:
             nonlocal ok, errors, first_error
             while time.perf_counter() < stop_at:
-                response = await client.post(url, json=body, headers=headers)
+                try:
+                    response = await client.post(url, json=body, headers=headers)
+                except httpx.TransportError as exc:  # counted and shown; the run goes on
+                    errors += 1
+                    first_error = first_error or f"{type(exc).__name__}: {exc}"
+                    continue
                 if response.status_code == expect:
                     ok += 1
                 else:

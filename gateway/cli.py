@@ -104,6 +104,7 @@ def serve(
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
     )
 
 

@@ -6,7 +6,7 @@ the API layer can turn any of them into the same JSON body without guessing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 class GatewayError(Exception):
@@ -14,6 +14,7 @@ class GatewayError(Exception):
 
     status_code: int = 400
     code: str = "bad_request"
+    headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
@@ -36,6 +37,7 @@ class BadRequest(GatewayError):
 class Unauthenticated(GatewayError):
     status_code = 401
     code = "unauthenticated"
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": 'Bearer realm="ticket-gateway"'}
 
 
 class Forbidden(GatewayError):
@@ -61,6 +63,11 @@ class PreconditionFailed(GatewayError):
 class PayloadTooLarge(GatewayError):
     status_code = 413
     code = "payload_too_large"
+
+
+class HeadersTooLarge(GatewayError):
+    status_code = 431
+    code = "headers_too_large"
 
 
 class InvalidInput(GatewayError):

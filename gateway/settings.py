@@ -23,7 +23,15 @@ class Settings(BaseSettings):
     )
     config_file: Path | None = Field(default=None, description="YAML or JSON configuration file.")
     max_body_bytes: int = Field(default=1_048_576, description="Larger request bodies get 413.")
+    max_header_bytes: int = Field(
+        default=32_768, description="Requests whose headers total more get 431."
+    )
     log_level: str = "INFO"
+    keep_alive_seconds: int = Field(
+        default=30,
+        description="Idle keep-alive connections close after this; longer than clients' pools "
+        "keep them (httpx: 5 s), so a client never reuses a connection the server is closing.",
+    )
     db_pool_size: int = 10
     worker_concurrency: int = Field(default=32, description="Deliveries in flight per worker.")
     worker_lease_seconds: float = Field(

@@ -7,7 +7,6 @@ Pure: no I/O and no state, so the hub can run it inside the request that receive
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -16,6 +15,7 @@ from adapters.rest.mapping import EventSpec, Inbound, RestMapping
 from adapters.rest.pointer import PointerMissing, get, resolve
 from gateway.adapter.models import Command
 from gateway.config.loader import key_path
+from gateway.inputs import load_json
 from gateway.webhook.errors import InboundUnreadable
 
 COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
@@ -50,8 +50,8 @@ def event_id(mapping: RestMapping, headers: dict[str, str], body: bytes) -> str 
     found: Any = None
     if mapping.inbound.event_id is not None:
         try:
-            found = get(json.loads(body), mapping.inbound.event_id)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            found = get(load_json(body), mapping.inbound.event_id)
+        except ValueError:  # unreadable: translate() says why
             found = None
     value = str(found) if isinstance(found, str | int) else headers.get("webhook-id")
     if value and len(value) > MAX_EVENT_ID:
@@ -61,8 +61,8 @@ def event_id(mapping: RestMapping, headers: dict[str, str], body: bytes) -> str 
 
 def _json(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return load_json(body)
+    except ValueError as exc:
         raise _unreadable(f"payload is not JSON: {exc}") from None
 
 

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field, StringConstraints
 
 from gateway.adapter.errors import Exchange
+from gateway.inputs import InputModel, RecordId
 from gateway.ticket.enums import Priority, Status
-from gateway.ticket.models import JournalEntry, Ticket, TicketCreate
+from gateway.ticket.models import MAX_TEXT, JournalEntry, Ticket, TicketCreate, UnitName
 
 
 class Action(StrEnum):
@@ -54,33 +55,40 @@ class PushResult:
     exchange: Exchange | None = None
 
 
-class _Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Command(InputModel):
+    """Outside input like a request body: checked by the same rules (see gateway.inputs)."""
 
-    remote_id: str | None = Field(default=None, description="The ticket's id in the remote system")
-    hub_id: int | None = Field(default=None, description="Our hub id, if the remote echoes it")
+    model_config = ConfigDict(frozen=True)
+
+    remote_id: str | None = Field(
+        default=None, min_length=1, max_length=255, description="The ticket's id in the remote"
+    )
+    hub_id: RecordId | None = Field(default=None, description="Our hub id, if the remote echoes it")
+
+
+Author = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 
 class CreateTicket(_Command):
     kind: Literal["create"] = "create"
     ticket: TicketCreate
-    remote_url: str | None = None
+    remote_url: str | None = Field(default=None, max_length=2048)
 
 
 class AddComment(_Command):
     """A public reply or diary entry (a remote's internal traffic never becomes a command)."""
 
     kind: Literal["comment"] = "comment"
-    body: str = Field(min_length=1)
-    author: str | None = None
+    body: str = Field(min_length=1, max_length=MAX_TEXT)
+    author: Author | None = None
 
 
 class AskSubmitter(_Command):
     """A question to the submitter: a public entry, and the ticket waits for the reply."""
 
     kind: Literal["question"] = "question"
-    body: str = Field(min_length=1)
-    author: str | None = None
+    body: str = Field(min_length=1, max_length=MAX_TEXT)
+    author: Author | None = None
 
 
 class SetStatus(_Command):
@@ -91,12 +99,12 @@ class SetStatus(_Command):
 class Solve(_Command):
     kind: Literal["solve"] = "solve"
     status: Literal[Status.SOLVED, Status.UNSOLVED] = Status.SOLVED
-    solution: str = Field(min_length=1)
+    solution: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
 class Reassign(_Command):
     kind: Literal["reassign"] = "reassign"
-    support_unit: str
+    support_unit: UnitName
 
 
 class UpdateFields(_Command):

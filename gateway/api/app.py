@@ -11,9 +11,10 @@ from fastapi import FastAPI
 
 from gateway import __version__
 from gateway.adapter.registry import AdapterRegistry
-from gateway.api.errors import install_error_handlers
+from gateway.api import openapi
+from gateway.api.errors import install_error_handlers, route_methods
 from gateway.api.health import router as health_router
-from gateway.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from gateway.api.middleware import RequestContextMiddleware, RequestLimitsMiddleware
 from gateway.auth.views import router as api_key_router
 from gateway.config.models import GatewayConfig
 from gateway.connection.service import Connections, build_connections
@@ -118,14 +119,24 @@ def create_app(
                 await worker_engines.dispose()
 
     app = FastAPI(
-        title="Ticket gateway", version=__version__, description=DESCRIPTION, lifespan=lifespan
+        title="Ticket gateway",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
     )
+    openapi.install(app)
     app.state.settings = settings
     app.state.config = config
     app.state.sync = sync
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.state.route_methods = route_methods(route for r in ROUTERS for route in r.routes)
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+    )
     app.add_middleware(RequestContextMiddleware)
     return app

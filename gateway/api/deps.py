@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +13,7 @@ from gateway.auth import service as auth
 from gateway.auth.models import Caller
 from gateway.config.models import GatewayConfig
 from gateway.errors import Forbidden, Unauthenticated
+from gateway.inputs import MAX_DB_INT
 from gateway.settings import Settings
 from gateway.sync.outbox import SyncContext
 
@@ -20,6 +21,9 @@ bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: B
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+TicketId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="The hub id (`#1234` is 1234).")]
+DeliveryId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="The delivery (outbox row) id.")]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -1,4 +1,11 @@
-"""Pure ASGI middleware: request id and access log, and the request body size limit."""
+"""Pure ASGI middleware: the request's id, its one access-log line, and the limits at the edge.
+
+`RequestContextMiddleware` is the outermost layer we own, so it is also where an unexpected
+exception ends: logged once with the request id (no personal data, see gateway.logging) and
+answered with the JSON error body and the `X-Request-ID` the caller can quote.
+`RequestLimitsMiddleware` refuses, before any route runs, what no route could store or should
+read: oversized headers (431) and bodies (413), and NUL characters in the path or query (400).
+"""
 
 from __future__ import annotations
 
@@ -7,16 +14,19 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
+from collections.abc import Mapping
+from urllib.parse import unquote_to_bytes
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import PayloadTooLarge
+from gateway.errors import BadRequest, GatewayError, HeadersTooLarge, PayloadTooLarge
 from gateway.logging import request_id_var
 
 log = logging.getLogger("gateway.access")
+errors_log = logging.getLogger("gateway.api")
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+INTERNAL_ERROR = {"error": {"code": "internal", "message": "internal error; see the gateway log"}}
 
 
 class RequestContextMiddleware:
@@ -38,11 +48,13 @@ class RequestContextMiddleware:
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
@@ -51,6 +63,11 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            errors_log.exception("unhandled error", extra={"path": scope["path"]})
+            if response_started:
+                raise  # the server closes the connection: the answer is already half sent
+            await _send_json(send_with_id, 500, INTERNAL_ERROR)
         finally:
             log.info(
                 "request",
@@ -64,20 +81,21 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-class BodySizeLimitMiddleware:
-    """Answer 413 for bodies over the limit, whether announced by Content-Length or streamed."""
+class RequestLimitsMiddleware:
+    """Refuse oversized headers and bodies, and NUL characters in the URL, before routing."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_header_bytes: int) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _send_error(send, self._error())
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await _send_json(send, refusal.status_code, refusal.body())
             return
         received = 0
 
@@ -86,15 +104,33 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > self.max_body_bytes:
                     # FastAPI re-raises HTTPException from body parsing (anything else becomes 400)
-                    raise HTTPException(413, self._error().message)
+                    raise HTTPException(413, self._too_large().message)
             return message
 
         await self.app(scope, limited_receive, send)
 
-    def _error(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"request body is larger than the limit of {self.max_bytes} bytes")
+    def _refusal(self, scope: Scope) -> GatewayError | None:
+        headers = scope.get("headers", [])
+        size = sum(len(name) + len(value) for name, value in headers)
+        if size > self.max_header_bytes:
+            return HeadersTooLarge(
+                f"request headers total {size} bytes, over the limit of {self.max_header_bytes}"
+            )
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            return self._too_large()
+        if "\x00" in scope["path"]:
+            return BadRequest("the path must not contain NUL characters (%00)")
+        if b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
+            return BadRequest("the query string must not contain NUL characters (%00)")
+        return None
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(
+            f"request body is larger than the limit of {self.max_body_bytes} bytes"
+        )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -104,13 +140,12 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _send_error(send: Send, error: PayloadTooLarge) -> None:
-    body: dict[str, Any] = error.body()
+async def _send_json(send: Send, status: int, body: Mapping[str, object]) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": error.status_code,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from gateway.inputs import InputModel
 from gateway.support_unit.models import Level
 from gateway.ticket.models import Email
 
@@ -40,12 +41,12 @@ class Caller:
         return self.role != Role.SUBMITTER
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ApiKeyCreate(InputModel):
     name: str = Field(min_length=1, max_length=128)
     role: Role
-    support_unit: str | None = Field(default=None, description="Required for role 'unit'.")
+    support_unit: str | None = Field(
+        default=None, max_length=64, description="Required for role 'unit'."
+    )
     submitter_email: Email | None = Field(
         default=None, description="Required for role 'submitter'."
     )

@@ -57,7 +57,13 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         return _sqlite_engine(url, immediate=True)
     # Pre-ping: a connection that a database restart dropped is replaced at checkout, so
     # callers never see the restart.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        hide_parameters=True,  # error messages (and so logs) never quote ticket data
+    )
 
 
 def create_worker_engines(url: str, *, pool_size: int = 4) -> Engines:
@@ -76,6 +82,7 @@ def create_worker_engines(url: str, *, pool_size: int = 4) -> Engines:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,  # as create_engine: results are not lost to a stale connection
+        hide_parameters=True,
         connect_args={"server_settings": {"synchronous_commit": "off"}},
     )
     return Engines(engine, engine)
@@ -89,6 +96,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         poolclass=AsyncAdaptedQueuePool,
+        hide_parameters=True,
         pool_size=SQLITE_POOL_SIZE,
         max_overflow=SQLITE_POOL_SIZE,
     )

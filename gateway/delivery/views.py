@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.api.deps import AdminCaller, CurrentCaller, Session, Sync
+from gateway.api.deps import AdminCaller, CurrentCaller, DeliveryId, Session, Sync, TicketId
+from gateway.api.openapi import ADMIN_ONLY
 from gateway.delivery import metrics, service
 from gateway.delivery.models import DeliveryStatus
 from gateway.errors import Forbidden
@@ -15,9 +18,13 @@ from gateway.ticket import service as tickets
 router = APIRouter(tags=["deliveries"])
 
 
-@router.get("/api/v1/tickets/{ticket_id}/deliveries", response_model=list[DeliveryStatus])
+@router.get(
+    "/api/v1/tickets/{ticket_id}/deliveries",
+    response_model=list[DeliveryStatus],
+    responses={403: {"description": "The delivery log is for support staff, not submitters"}},
+)
 async def ticket_deliveries(
-    ticket_id: int, session: Session, caller: CurrentCaller
+    ticket_id: TicketId, session: Session, caller: CurrentCaller
 ) -> list[DeliveryStatus]:
     """Where each change of this ticket stands with each connection: attempts, errors, responses."""
     if not caller.sees_internal:
@@ -26,17 +33,23 @@ async def ticket_deliveries(
     return await service.for_ticket(session, ticket_id=ticket_id)
 
 
-@router.get("/api/v1/dead-letters", response_model=list[DeliveryStatus])
+@router.get("/api/v1/dead-letters", response_model=list[DeliveryStatus], responses=ADMIN_ONLY)
 async def list_dead_letters(
-    session: Session, _: AdminCaller, connection: str | None = None
+    session: Session,
+    _: AdminCaller,
+    connection: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[DeliveryStatus]:
     """Deliveries that exhausted their retries or were refused, with request, response and rule."""
     return await service.dead_letters(session, connection=connection)
 
 
-@router.post("/api/v1/dead-letters/{delivery_id}/replay", response_model=DeliveryStatus)
+@router.post(
+    "/api/v1/dead-letters/{delivery_id}/replay",
+    response_model=DeliveryStatus,
+    responses={**ADMIN_ONLY, 409: {"description": "The delivery is not a dead letter"}},
+)
 async def replay_dead_letter(
-    delivery_id: int, session: Session, sync: Sync, _: AdminCaller
+    delivery_id: DeliveryId, session: Session, sync: Sync, _: AdminCaller
 ) -> DeliveryStatus:
     """Queue a dead letter again, due now."""
     replayed = await service.replay(session, outbox_id=delivery_id)

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.inputs import InputModel, Omittable
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
 
@@ -16,20 +18,18 @@ class Level(StrEnum):
     THIRD = "third"
 
 
-class SupportUnitCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SupportUnitCreate(InputModel):
     name: str = Field(min_length=1, max_length=64, pattern=NAME_PATTERN)
     level: Level
     description: str = Field(default="", max_length=4000)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
-class SupportUnitUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SupportUnitUpdate(InputModel):
+    """The fields given change; `email: null` removes the unit's address."""
 
-    level: Level | None = None
-    description: str | None = Field(default=None, max_length=4000)
+    level: Omittable[Level] = None
+    description: Omittable[str] = Field(default=None, max_length=4000)
     email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
 
 

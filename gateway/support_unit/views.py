@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
 
 from gateway.api.deps import AdminCaller, CurrentCaller, Session
+from gateway.api.openapi import ADMIN_ONLY
 from gateway.support_unit import service
 from gateway.support_unit.models import SupportUnit, SupportUnitCreate, SupportUnitUpdate
 
@@ -17,7 +20,12 @@ async def list_support_units(session: Session, _: CurrentCaller) -> list[Support
     return [SupportUnit.model_validate(row) for row in await service.list_units(session)]
 
 
-@router.post("", response_model=SupportUnit, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=SupportUnit,
+    status_code=status.HTTP_201_CREATED,
+    responses={**ADMIN_ONLY, 409: {"description": "A unit of that name exists"}},
+)
 async def create_support_unit(
     data: SupportUnitCreate, session: Session, _: AdminCaller
 ) -> SupportUnit:
@@ -27,9 +35,12 @@ async def create_support_unit(
     return SupportUnit.model_validate(row)
 
 
-@router.patch("/{name}", response_model=SupportUnit)
+@router.patch("/{name}", response_model=SupportUnit, responses=ADMIN_ONLY)
 async def update_support_unit(
-    name: str, data: SupportUnitUpdate, session: Session, _: AdminCaller
+    name: Annotated[str, Path(max_length=64)],
+    data: SupportUnitUpdate,
+    session: Session,
+    _: AdminCaller,
 ) -> SupportUnit:
     """Change a unit's level, description or email (admin only)."""
     row = await service.update_unit(session, name=name, data=data)

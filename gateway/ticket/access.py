@@ -82,5 +82,11 @@ def check_assignment(caller: Caller, target_level: Level, routing: Routing) -> N
 
 
 def check_entry(caller: Caller, entry: JournalEntryCreate) -> None:
+    """Submitters write public entries; the author is the caller unless an admin names one."""
     if entry.visibility == Visibility.INTERNAL and not caller.sees_internal:
         raise Forbidden("a submitter key may not write internal journal entries")
+    if entry.author is not None and not caller.is_admin and entry.author != caller.name:
+        raise Forbidden(
+            f"field 'author' may name someone else only with an admin key; "
+            f"entries by this {caller.role.value} key are by '{caller.name}'"
+        )

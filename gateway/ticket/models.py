@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from gateway.inputs import InputModel, IsoDate, Omittable
 from gateway.ticket.enums import Category, LinkRole, Priority, Status, TicketType, Visibility
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -16,18 +17,14 @@ ShortText = Annotated[str, StringConstraints(max_length=128)]
 MAX_TEXT = 65_536
 
 
-class Submitter(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Submitter(InputModel):
     name: str = Field(min_length=1, max_length=255)
     email: Email
     dn: str | None = Field(default=None, max_length=1024, description="X.509 distinguished name")
 
 
-class TicketCreate(BaseModel):
+class TicketCreate(InputModel):
     """A new ticket. Its status is derived: `assigned` with a support unit, else `new`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     subject: str = Field(min_length=1, max_length=255)
     description: str = Field(min_length=1, max_length=MAX_TEXT)
@@ -41,26 +38,28 @@ class TicketCreate(BaseModel):
     component: ShortText | None = None
     affected_site: ShortText | None = None
     vo: ShortText | None = None
-    eta: date | None = None
+    eta: IsoDate | None = None
 
 
-class TicketPatch(BaseModel):
-    """A change to a ticket; only the fields present are changed."""
+class TicketPatch(InputModel):
+    """A change to a ticket; only the fields present are changed.
 
-    model_config = ConfigDict(extra="forbid")
+    `null` clears a field the ticket may lack (component, affected_site, vo, eta); the others may
+    be left out but not cleared.
+    """
 
-    subject: str | None = Field(default=None, min_length=1, max_length=255)
-    description: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
-    status: Status | None = None
-    priority: Priority | None = None
-    support_unit: UnitName | None = None
-    involved: list[UnitName] | None = Field(default=None, max_length=50)
-    cc: list[Email] | None = Field(default=None, max_length=50)
+    subject: Omittable[str] = Field(default=None, min_length=1, max_length=255)
+    description: Omittable[str] = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    status: Omittable[Status] = None
+    priority: Omittable[Priority] = None
+    support_unit: Omittable[UnitName] = None
+    involved: Omittable[list[UnitName]] = Field(default=None, max_length=50)
+    cc: Omittable[list[Email]] = Field(default=None, max_length=50)
     component: ShortText | None = None
     affected_site: ShortText | None = None
     vo: ShortText | None = None
-    eta: date | None = None
-    solution: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    eta: IsoDate | None = None
+    solution: Omittable[str] = Field(default=None, min_length=1, max_length=MAX_TEXT)
 
     @model_validator(mode="before")
     @classmethod
@@ -70,12 +69,15 @@ class TicketPatch(BaseModel):
         return data
 
 
-class JournalEntryCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class JournalEntryCreate(InputModel):
     body: str = Field(min_length=1, max_length=MAX_TEXT)
     visibility: Visibility = Visibility.PUBLIC
-    author: str | None = Field(default=None, min_length=1, max_length=255)
+    author: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="Shown as the entry's author; only an admin key may name someone else.",
+    )
 
 
 class JournalEntry(BaseModel):

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.auth.models import Caller
 from gateway.database.base import utcnow
 from gateway.errors import BadRequest, InvalidInput, NotFound
+from gateway.inputs import MAX_DB_INT, load_json
 from gateway.support_unit import directory
 from gateway.support_unit.directory import Unit
 from gateway.support_unit.tables import SupportUnitRow
@@ -353,10 +354,11 @@ def encode_cursor(last_id: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
+    """The last hub id of the previous page; anything this API did not write is a 400."""
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        data = load_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         after = data["after"]
-        if not isinstance(after, int):
+        if type(after) is not int or not 0 <= after <= MAX_DB_INT:
             raise TypeError
         return after
     except (ValueError, KeyError, TypeError, binascii.Error):

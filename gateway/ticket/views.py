@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import contextlib
+import logging
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from gateway.api.deps import AppSettings, Config, CurrentCaller, Session, Sync
+from gateway.api.deps import AppSettings, Config, CurrentCaller, Session, Sync, TicketId
+from gateway.api.openapi import ticket_links
 from gateway.auth.models import Caller
 from gateway.config.models import GatewayConfig
-from gateway.errors import BadRequest, GatewayError, PreconditionFailed
+from gateway.errors import BadRequest, PreconditionFailed
 from gateway.idempotency import service as idempotency
+from gateway.inputs import IsoDateTime
 from gateway.support_unit.directory import Unit
 from gateway.support_unit.models import Level
 from gateway.sync.outbox import SyncContext, commit
@@ -30,6 +34,23 @@ from gateway.ticket.models import (
 from gateway.ticket.tables import TicketRow
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
+log = logging.getLogger("gateway.api")
+
+
+VERSION = re.compile(r"[0-9]{1,10}")
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=idempotency.MAX_KEY_LENGTH,
+        description="Same key and body: the first answer again, never a second ticket.",
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", max_length=64, description='The ETag you read, e.g. "3"; or *'),
+]
 
 
 def etag(version: int) -> str:
@@ -42,7 +63,7 @@ def parse_if_match(value: str) -> int | None:
     if value == "*":
         return None
     value = value.removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not VERSION.fullmatch(value):
         raise BadRequest('If-Match must be the ticket\'s version or ETag, e.g. "3"')
     return int(value)
 
@@ -68,7 +89,11 @@ async def _render_one(session: Session, row: TicketRow, caller: Caller) -> Ticke
     "",
     response_model=Ticket,
     status_code=status.HTTP_201_CREATED,
-    responses={409: {"description": "same Idempotency-Key still in flight"}},
+    responses={
+        **ticket_links(status="201"),
+        403: {"description": "A submitter key filing for someone else, or an assignment rule"},
+        409: {"description": "The same Idempotency-Key is still in flight"},
+    },
 )
 async def create_ticket(
     data: TicketCreate,
@@ -77,7 +102,7 @@ async def create_ticket(
     config: Config,
     settings: AppSettings,
     sync: Sync,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create a ticket; a repeated `Idempotency-Key` with the same body returns the first answer."""
     access.check_create(caller, data)
@@ -100,10 +125,20 @@ async def create_ticket(
             )
     try:
         return await _create(session, data, caller, config, sync, idempotency_key)
-    except GatewayError:
+    except Exception:  # any failure: the client's honest retry with this key must go through
         if idempotency_key is not None:
-            await idempotency.release(session, caller=caller.key_id, key=idempotency_key)
+            await _release(session, caller, idempotency_key)
         raise
+
+
+async def _release(session: Session, caller: Caller, key: str) -> None:
+    """Free the key after a failed create; if even that fails, its claim expires on its own."""
+    try:
+        await idempotency.release(session, caller=caller.key_id, key=key)
+    except Exception:
+        log.warning("could not release an idempotency key; it expires", exc_info=True)
+        with contextlib.suppress(Exception):
+            await session.rollback()
 
 
 async def _create(
@@ -144,12 +179,16 @@ async def list_tickets(
     session: Session,
     caller: CurrentCaller,
     status_: Annotated[list[Status] | None, Query(alias="status")] = None,
-    support_unit: str | None = None,
-    updated_since: datetime | None = None,
+    support_unit: Annotated[str | None, Query(max_length=64)] = None,
+    updated_since: Annotated[
+        IsoDateTime | None, Query(description="ISO 8601; without a zone it is UTC")
+    ] = None,
     q: Annotated[
         str | None, Query(max_length=255, description="Text in subject or description")
     ] = None,
-    cursor: str | None = None,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="`next_cursor` of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TicketPage:
     """Tickets this caller may see, filtered, in hub-id order, one page at a time."""
@@ -163,9 +202,9 @@ async def list_tickets(
     return TicketPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/{ticket_id}", response_model=Ticket)
+@router.get("/{ticket_id}", response_model=Ticket, responses=ticket_links(status="200"))
 async def get_ticket(
-    ticket_id: int, session: Session, caller: CurrentCaller, response: Response
+    ticket_id: TicketId, session: Session, caller: CurrentCaller, response: Response
 ) -> Ticket:
     """One ticket; 404 when it does not exist or this caller may not see it."""
     row = await service.load_ticket(session, ticket_id=ticket_id, caller=caller)
@@ -174,17 +213,23 @@ async def get_ticket(
 
 
 @router.patch(
-    "/{ticket_id}", response_model=Ticket, responses={412: {"description": "stale If-Match"}}
+    "/{ticket_id}",
+    response_model=Ticket,
+    responses={
+        **ticket_links(status="200"),
+        403: {"description": "A field or status this key may not set, or an assignment rule"},
+        412: {"description": "If-Match names an older version: reload and retry"},
+    },
 )
 async def patch_ticket(
-    ticket_id: int,
+    ticket_id: TicketId,
     patch: TicketPatch,
     session: Session,
     caller: CurrentCaller,
     config: Config,
     sync: Sync,
     response: Response,
-    if_match: Annotated[str | None, Header(alias="If-Match")] = None,
+    if_match: IfMatch = None,
 ) -> Ticket:
     """Change status, priority, unit, involved, cc, ETA, solution; `If-Match` refuses stale."""
     access.check_patch(caller, patch)
@@ -212,10 +257,17 @@ async def patch_ticket(
 
 
 @router.post(
-    "/{ticket_id}/entries", response_model=JournalEntry, status_code=status.HTTP_201_CREATED
+    "/{ticket_id}/entries",
+    response_model=JournalEntry,
+    status_code=status.HTTP_201_CREATED,
+    responses={403: {"description": "An internal entry or another author by a submitter key"}},
 )
 async def add_entry(
-    ticket_id: int, entry: JournalEntryCreate, session: Session, caller: CurrentCaller, sync: Sync
+    ticket_id: TicketId,
+    entry: JournalEntryCreate,
+    session: Session,
+    caller: CurrentCaller,
+    sync: Sync,
 ) -> JournalEntry:
     """Add a public or internal journal entry."""
     access.check_entry(caller, entry)
@@ -229,7 +281,7 @@ async def add_entry(
 
 @router.get("/{ticket_id}/history", response_model=list[HistoryEntry])
 async def ticket_history(
-    ticket_id: int, session: Session, caller: CurrentCaller
+    ticket_id: TicketId, session: Session, caller: CurrentCaller
 ) -> list[HistoryEntry]:
     """Every change with who made it, when and from which source."""
     row = await service.load_ticket(session, ticket_id=ticket_id, caller=caller)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Iterable, Mapping
 
@@ -15,6 +16,7 @@ from gateway.webhook.errors import InboundRejected
 
 TOLERANCE_SECONDS = 300
 SECRET_PREFIX = "whsec_"
+UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 def secret_bytes(secret: str) -> bytes:
@@ -45,7 +47,7 @@ def verify(
     signatures = headers.get("webhook-signature")
     if not (msg_id and timestamp and signatures):
         raise InboundRejected("missing webhook-id, webhook-timestamp or webhook-signature header")
-    if not timestamp.isdigit():
+    if not UNIX_SECONDS.fullmatch(timestamp):
         raise InboundRejected("webhook-timestamp is not a Unix time in seconds")
     current = time.time() if now is None else now
     if abs(current - int(timestamp)) > tolerance:

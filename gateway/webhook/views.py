@@ -7,17 +7,18 @@ sent by the worker.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
 from gateway.adapter.models import InboundRequest
 from gateway.api.deps import Config, Session, Sync
 from gateway.delivery import metrics
-from gateway.errors import GatewayError, NotFound
+from gateway.errors import GatewayError
 from gateway.sync.outbox import commit
+from gateway.webhook import standard
 from gateway.webhook.errors import InboundRejected
 from gateway.webhook.flows import apply_event, event_seen
 
@@ -36,20 +37,25 @@ class InboundResult(BaseModel):
     response_model=InboundResult,
     status_code=202,
     responses={
-        401: {"description": "unsigned or badly signed"},
-        404: {"description": "no such connection"},
+        401: {"description": "unsigned, badly signed, or no such connection (the same answer)"},
+        422: {"description": "authentic, but the payload cannot be translated"},
     },
 )
 async def receive_webhook(
-    connection: str, request: Request, session: Session, sync: Sync, config: Config
+    connection: Annotated[str, Path(max_length=64)],
+    request: Request,
+    session: Session,
+    sync: Sync,
+    config: Config,
 ) -> InboundResult:
     """Accept a signed event from a connection's system (Standard Webhooks for `rest`)."""
-    target = sync.connections.get(connection)
-    if target is None:
-        raise NotFound(f"no connection named '{connection}'")
     inbound = InboundRequest(
         headers={k.lower(): v for k, v in request.headers.items()}, body=await request.body()
     )
+    target = sync.connections.get(connection)
+    if target is None:  # answered as a bad signature, so connection names cannot be probed
+        standard.verify((), inbound.headers, inbound.body)
+        raise InboundRejected("no webhook-signature matches a configured secret")
     try:
         await target.adapter.verify_inbound(inbound)
         commands = target.adapter.translate_inbound(inbound)

@@ -70,7 +70,8 @@ async def test_unsigned_or_unknown_is_refused_and_changes_nothing(client, admin)
     assert unsigned.status_code == 401
     assert unsigned.json()["error"]["code"] == "signature_invalid"
     unknown = await send_event(client, "nowhere", "1", [])
-    assert unknown.status_code == 404
+    assert unknown.status_code == 401  # as a bad signature: connection names cannot be probed
+    assert unknown.json()["error"]["code"] == "signature_invalid"
     assert (await client.get("/api/v1/tickets", headers=admin)).json()["items"] == []
 
 

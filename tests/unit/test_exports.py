@@ -29,3 +29,25 @@ def test_json_schema_matches_the_models(name: str) -> None:
 def test_no_stray_schema_files() -> None:
     on_disk = {p.name for p in SCHEMAS_DIR.glob("*.json")}
     assert on_disk <= set(json_schemas()), on_disk - set(json_schemas())
+
+
+def test_every_operation_documents_its_error_answers() -> None:
+    """Clients are generated from the document: each error it can give, with the error body."""
+    document = openapi_document()
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            where = f"{method.upper()} {path}"
+            assert {"400", "431"} <= set(responses), where
+            if operation.get("security"):
+                assert "401" in responses, where
+            if "{" in path:
+                assert "404" in responses, where
+            if "requestBody" in operation:
+                assert {"413", "422"} <= set(responses), where
+            for code, response in responses.items():
+                assert "X-Request-ID" in response["headers"], (where, code)
+                if code[0] in "45":
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (where, code)
