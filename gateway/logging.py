@@ -12,6 +12,7 @@ journald) must never stop the event loop. When the queue is full, lines are drop
 from __future__ import annotations
 
 import atexit
+import contextlib
 import contextvars
 import json
 import logging
@@ -107,6 +108,14 @@ class _RawHandler(logging.StreamHandler):  # type: ignore[type-arg]
         return str(record.msg)
 
 
+class _Writer(logging.handlers.QueueListener):
+    """The thread that writes lines; on stop it waits for room to queue its end marker."""
+
+    def enqueue_sentinel(self) -> None:
+        with contextlib.suppress(queue.Full):
+            self.queue.put(self._sentinel, timeout=5)  # type: ignore[attr-defined]
+
+
 _listener: logging.handlers.QueueListener | None = None
 
 
@@ -128,7 +137,7 @@ def configure_logging(level: str = "INFO") -> None:
     lines: queue.Queue[logging.LogRecord] = queue.Queue(QUEUE_LINES)
     handler = ContextQueueHandler(lines)
     handler.setFormatter(JsonFormatter())
-    _listener = logging.handlers.QueueListener(lines, _RawHandler(sys.stderr))
+    _listener = _Writer(lines, _RawHandler(sys.stderr))
     _listener.start()
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -286,6 +286,16 @@ async def test_a_webhook_created_ticket_with_a_nul_is_422(
     assert "NUL" in response.json()["error"]["message"]
 
 
+async def test_a_remote_id_longer_than_a_link_holds_is_422(rest_app: FastAPI, rest_client) -> None:
+    body = created_event(id="R" * 300)
+    async with unchanged(rest_app):
+        response = await rest_client.post(
+            WEBHOOK, content=body, headers=signed_headers(SECRET, body)
+        )
+    assert response.status_code == 422
+    assert "remote_id" in response.json()["error"]["message"]
+
+
 async def test_a_hub_id_out_of_range_in_a_webhook_is_422(rest_app: FastAPI, rest_client) -> None:
     event = {"type": "ticket.solved", "ticket": {"id": "R-1", "external_id": TOO_BIG}}
     body = json.dumps({**event, "solution": "done"}).encode()
@@ -338,6 +348,20 @@ async def test_only_an_admin_names_another_author(
     )
     named = await client.post(path, json={"body": "hi", "author": "Bob"}, headers=admin)
     assert named.json()["author"] == "Bob"
+
+
+@pytest.mark.parametrize("value", [b'"\xb2"', b'"' + b"9" * 40 + b'"', b"W/abc"])
+async def test_an_if_match_that_is_no_version_is_400(
+    app: FastAPI, client, admin, ticket, value: bytes
+) -> None:
+    async with unchanged(app):
+        response = await client.patch(
+            f"/api/v1/tickets/{ticket['id']}",
+            json={"vo": "x"},
+            headers={**admin, "If-Match": value},
+        )
+    assert response.status_code == 400
+    assert "If-Match" in response.json()["error"]["message"]
 
 
 async def test_oversized_headers_are_431(app: FastAPI, client, admin) -> None:

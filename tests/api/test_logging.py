@@ -35,3 +35,35 @@ async def test_log_lines_are_json_with_request_id_and_no_key(client, admin) -> N
     secret = admin["Authorization"].removeprefix("Bearer ")
     assert secret not in stream.getvalue()
     assert secret.split("_")[2] not in stream.getvalue()
+
+
+def test_a_stalled_stderr_never_blocks_the_caller(monkeypatch) -> None:
+    """Lines go through a queue to a writer thread; when it is full they are dropped, counted."""
+    import threading
+    import time
+
+    from gateway import logging as gateway_logging
+
+    release = threading.Event()
+
+    class StalledStream(io.StringIO):
+        def write(self, text: str) -> int:
+            release.wait(10)  # a pipe nobody reads
+            return super().write(text)
+
+    monkeypatch.setattr("sys.stderr", StalledStream())
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    gateway_logging.configure_logging("INFO")
+    dropped_before = gateway_logging.ContextQueueHandler.dropped
+    try:
+        started = time.perf_counter()
+        for n in range(gateway_logging.QUEUE_LINES + 500):
+            logging.getLogger("gateway.test").info("line", extra={"n": n})
+        assert time.perf_counter() - started < 5
+        assert gateway_logging.ContextQueueHandler.dropped - dropped_before >= 400
+    finally:
+        release.set()
+        gateway_logging.stop_writer()
+        root.handlers[:], level = saved
+        root.setLevel(level)
