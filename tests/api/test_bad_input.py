@@ -23,7 +23,7 @@ from gateway.config.models import GatewayConfig
 from gateway.logging import JsonFormatter
 from gateway.settings import Settings
 from gateway.ticket import service as ticket_service
-from tests.conftest import Keys, new_ticket
+from tests.conftest import Keys, asgi_client, new_ticket
 from tests.support.snapshot import unchanged
 
 SECRET = "whsec_ZGVtby13ZWJob29rLXNlY3JldC1mb3ItdGhlLWV4YW1wbGU="
@@ -217,8 +217,7 @@ async def rest_app(
 
 @pytest.fixture
 async def rest_client(rest_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=rest_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
+    async with asgi_client(rest_app) as c:
         yield c
 
 
