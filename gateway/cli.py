@@ -181,7 +181,7 @@ def run_worker(
 async def _work(settings: Settings, connections: Connections) -> None:
     import signal
 
-    from gateway.api.app import make_worker
+    from gateway.api.app import make_presence, make_worker
 
     engines = create_worker_engines(settings.resolved_database_url())
     if not await migrations.is_current(engines.write):
@@ -194,11 +194,14 @@ async def _work(settings: Settings, connections: Connections) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    presence = make_presence(settings, engines, role="worker")
+    await presence.start()
     try:
-        worker = make_worker(settings, engines, connections)
+        worker = make_worker(settings, engines, connections, presence=presence)
         freeze_heap()
         await worker.run(stop)
-    finally:
+    finally:  # stopped: finish or hand back deliveries, leave the registry
+        await presence.leave()
         await connections.aclose()
         await engines.dispose()
 

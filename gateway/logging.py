@@ -147,4 +147,5 @@ def configure_logging(level: str = "INFO") -> None:
         logger.handlers[:] = []
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
-    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
+    for chatty in ("alembic", "httpx", "httpcore"):  # httpx: a line per request it sends
+        logging.getLogger(chatty).setLevel(max(root.level, logging.WARNING))

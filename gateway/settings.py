@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     )
     worker_poll_interval: float = Field(default=1.0, description="Polling fallback, in seconds.")
     worker_max_attempts: int = Field(default=12, description="Attempts before a dead letter.")
+    instance_heartbeat_seconds: float = Field(
+        default=0.5, description="How often each instance renews its entry in the registry."
+    )
+    instance_dead_after_seconds: float = Field(
+        default=5.0,
+        description="An instance silent this long is dead and its work is taken over (a process "
+        "seen to be gone is taken over after one missed beat).",
+    )
     idempotency_in_flight_seconds: int = Field(
         default=60,
         description="An in-flight idempotency key older than this is considered abandoned.",

@@ -27,6 +27,8 @@ from gateway.database.engine import (
 )
 from gateway.delivery.views import router as delivery_router
 from gateway.delivery.worker import Worker
+from gateway.instance.presence import Presence
+from gateway.instance.views import router as instance_router
 from gateway.settings import Settings
 from gateway.support_unit import service as support_units
 from gateway.support_unit.views import router as support_unit_router
@@ -46,6 +48,7 @@ ROUTERS = (
     webhook_router,
     support_unit_router,
     api_key_router,
+    instance_router,
 )
 
 
@@ -55,8 +58,22 @@ def connections_for(settings: Settings, config: GatewayConfig) -> Connections:
     return build_connections(config, AdapterRegistry.from_entry_points(), base_dir=base_dir)
 
 
-def make_worker(settings: Settings, engines: Engines, connections: Connections) -> Worker:
-    return Worker(
+def make_presence(settings: Settings, engines: Engines, *, role: str) -> Presence:
+    return Presence(
+        sessionmaker=create_sessionmaker(engines.write),
+        database_url=settings.resolved_database_url(),
+        role=role,
+        heartbeat_seconds=settings.instance_heartbeat_seconds,
+        dead_after=settings.instance_dead_after_seconds,
+    )
+
+
+def make_worker(
+    settings: Settings, engines: Engines, connections: Connections, *, presence: Presence
+) -> Worker:
+    """A delivery worker whose claims belong to this instance (and move on when it dies)."""
+    worker = Worker(
+        name=presence.id,
         sessionmaker=create_sessionmaker(engines.write),
         read_sessionmaker=(
             create_sessionmaker(engines.read) if engines.read is not engines.write else None
@@ -68,6 +85,8 @@ def make_worker(settings: Settings, engines: Engines, connections: Connections) 
         poll_interval=settings.worker_poll_interval,
         max_attempts=settings.worker_max_attempts,
     )
+    presence.wakers.append(worker.wake)
+    return worker
 
 
 def create_app(
@@ -97,22 +116,29 @@ def create_app(
             async with app.state.sessionmaker() as session:
                 await support_units.ensure_units(session, units=config.support_units)
                 await session.commit()
+        presence = make_presence(settings, engines, role="api+worker" if run_worker else "api")
+        await presence.start()
+        app.state.presence = presence
         stop = asyncio.Event()
         worker_task = None
         worker_engines = None
         if run_worker:
             url = settings.resolved_database_url()
             worker_engines = None if is_sqlite(url) else create_worker_engines(url)
-            worker = make_worker(settings, worker_engines or engines, connections)
+            worker = make_worker(
+                settings, worker_engines or engines, connections, presence=presence
+            )
             sync.wakers.append(worker.wake)
             worker_task = asyncio.create_task(worker.run(stop))
         try:
             yield
-        finally:
+        finally:  # a graceful stop: requests are done; finish or hand back deliveries, leave
+            await presence.stopping()
             stop.set()
             if worker_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
+            await presence.leave()
             await connections.aclose()
             await engines.dispose()
             if worker_engines is not None:

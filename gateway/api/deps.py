@@ -78,6 +78,13 @@ async def get_sync(request: Request) -> SyncContext:
     return sync
 
 
+async def get_instance_id(request: Request) -> str:
+    """This process's id in the instance registry (it owns the idempotency keys it claims)."""
+    instance_id: str = request.app.state.presence.id
+    return instance_id
+
+
 Config = Annotated[GatewayConfig, Depends(get_config)]
+InstanceId = Annotated[str, Depends(get_instance_id)]
 Sync = Annotated[SyncContext, Depends(get_sync)]
 AppSettings = Annotated[Settings, Depends(get_settings)]

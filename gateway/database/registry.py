@@ -3,6 +3,7 @@
 from gateway.auth import tables as _auth  # noqa: F401
 from gateway.database.base import Base
 from gateway.idempotency import tables as _idempotency  # noqa: F401
+from gateway.instance import tables as _instance  # noqa: F401
 from gateway.support_unit import tables as _support_unit  # noqa: F401
 from gateway.sync import tables as _sync  # noqa: F401
 from gateway.ticket import tables as _ticket  # noqa: F401

@@ -205,8 +205,14 @@ class Worker:
                 waiter.cancel()
 
     async def _drain(self) -> None:
+        """Let deliveries in flight finish; stop the ones that will not (their rows are handed
+        back when the instance leaves, and resent under the same idempotency key)."""
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=DRAIN_SECONDS)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
 
     async def _deliver(self, claim: claims.Claim, rendered: Delivery | AdapterError) -> None:
         started = utcnow()

@@ -22,4 +22,5 @@ class IdempotencyKeyRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    owner: Mapped[str | None] = mapped_column(String(64), index=True)  # instance, while in flight
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

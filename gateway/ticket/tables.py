@@ -55,7 +55,7 @@ class EtaRevisionRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     eta: Mapped[date | None] = mapped_column(Date)
-    set_by: Mapped[str] = mapped_column(String(128))
+    set_by: Mapped[str] = mapped_column(String(255))
     set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -10,7 +10,15 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 
-from gateway.api.deps import AppSettings, Config, CurrentCaller, Session, Sync, TicketId
+from gateway.api.deps import (
+    AppSettings,
+    Config,
+    CurrentCaller,
+    InstanceId,
+    Session,
+    Sync,
+    TicketId,
+)
 from gateway.api.openapi import ticket_links
 from gateway.auth.models import Caller
 from gateway.config.models import GatewayConfig
@@ -102,6 +110,7 @@ async def create_ticket(
     config: Config,
     settings: AppSettings,
     sync: Sync,
+    instance: InstanceId,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create a ticket; a repeated `Idempotency-Key` with the same body returns the first answer."""
@@ -113,6 +122,7 @@ async def create_ticket(
             key=idempotency_key,
             fingerprint=idempotency.request_hash(data.model_dump(mode="json")),
             in_flight_seconds=settings.idempotency_in_flight_seconds,
+            owner=instance,
         )
         if stored is not None:
             return JSONResponse(
@@ -124,17 +134,19 @@ async def create_ticket(
                 },
             )
     try:
-        return await _create(session, data, caller, config, sync, idempotency_key)
+        return await _create(
+            session, data, caller, config, sync, key=idempotency_key, instance=instance
+        )
     except Exception:  # any failure: the client's honest retry with this key must go through
         if idempotency_key is not None:
-            await _release(session, caller, idempotency_key)
+            await _release(session, caller, idempotency_key, instance)
         raise
 
 
-async def _release(session: Session, caller: Caller, key: str) -> None:
+async def _release(session: Session, caller: Caller, key: str, instance: str) -> None:
     """Free the key after a failed create; if even that fails, its claim expires on its own."""
     try:
-        await idempotency.release(session, caller=caller.key_id, key=key)
+        await idempotency.release(session, caller=caller.key_id, key=key, owner=instance)
     except Exception:
         log.warning("could not release an idempotency key; it expires", exc_info=True)
         with contextlib.suppress(Exception):
@@ -147,7 +159,9 @@ async def _create(
     caller: Caller,
     config: GatewayConfig,
     sync: SyncContext,
+    *,
     key: str | None,
+    instance: str,
 ) -> Response:
     unit = await _routed_unit(session, data, caller, config)
     actor = service.Actor.from_caller(caller)
@@ -164,7 +178,7 @@ async def _create(
     body = ticket.model_dump(mode="json")
     if key is not None:
         await idempotency.complete(
-            session, caller=caller.key_id, key=key, status_code=201, body=body
+            session, caller=caller.key_id, key=key, status_code=201, body=body, owner=instance
         )
     await commit(session, sync)
     return JSONResponse(

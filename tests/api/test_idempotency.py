@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+from sqlalchemy import update
+
 from gateway.idempotency import service as idempotency
+from gateway.idempotency.tables import IdempotencyKeyRow
+from gateway.instance.tables import InstanceRow
 from gateway.ticket.models import TicketCreate
 from tests.api.test_create import count_tickets
 from tests.conftest import new_ticket
@@ -47,13 +52,82 @@ async def test_key_still_in_flight_is_409(app, client, admin) -> None:
         parsed = TicketCreate.model_validate(body).model_dump(mode="json")
         fingerprint = idempotency.request_hash(parsed)
         await idempotency.claim(
-            session, caller=caller, key="busy", fingerprint=fingerprint, in_flight_seconds=60
+            session,
+            caller=caller,
+            key="busy",
+            fingerprint=fingerprint,
+            in_flight_seconds=60,
+            owner=app.state.presence.id,  # a live instance: this process
         )
     response = await client.post(
         "/api/v1/tickets", json=body, headers={**admin, "Idempotency-Key": "busy"}
     )
     assert response.status_code == 409
     assert "still in flight" in response.json()["error"]["message"]
+    assert await count_tickets(client, admin) == 0
+
+
+@pytest.mark.parametrize("owner_state", ["dead", None])
+async def test_key_in_flight_at_a_dead_instance_is_taken_over_by_the_retry(
+    app, client, admin, owner_state: str | None
+) -> None:
+    caller = (await client.get("/api/v1/api-keys", headers=admin)).json()[0]["key_id"]
+    body = new_ticket()
+    async with app.state.sessionmaker() as session:
+        if owner_state is not None:
+            session.add(
+                InstanceRow(
+                    id="gone",
+                    role="api",
+                    version="0",
+                    host="h",
+                    pid=1,
+                    lock_key=1,
+                    state=owner_state,
+                )
+            )
+        fingerprint = idempotency.request_hash(
+            TicketCreate.model_validate(body).model_dump(mode="json")
+        )
+        await idempotency.claim(
+            session,
+            caller=caller,
+            key="orphan",
+            fingerprint=fingerprint,
+            in_flight_seconds=60,
+            owner="gone",
+        )
+    retried = await client.post(
+        "/api/v1/tickets", json=body, headers={**admin, "Idempotency-Key": "orphan"}
+    )
+    assert retried.status_code == 201
+    again = await client.post(
+        "/api/v1/tickets", json=body, headers={**admin, "Idempotency-Key": "orphan"}
+    )
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await count_tickets(client, admin) == 1
+
+
+async def test_a_create_whose_key_was_taken_over_meanwhile_stores_nothing(
+    app, client, admin, monkeypatch
+) -> None:
+    """This instance was judged dead while working: its late work must not land as well."""
+    from gateway.ticket import service as ticket_service
+
+    real = ticket_service.create_ticket
+
+    async def judged_dead_meanwhile(session, **kwargs):
+        await session.execute(  # as another instance taking the key over would
+            update(IdempotencyKeyRow).where(IdempotencyKeyRow.key == "slow").values(owner="b")
+        )
+        return await real(session, **kwargs)
+
+    monkeypatch.setattr(ticket_service, "create_ticket", judged_dead_meanwhile)
+    response = await client.post(
+        "/api/v1/tickets", json=new_ticket(), headers={**admin, "Idempotency-Key": "slow"}
+    )
+    assert response.status_code == 409
+    assert "taken over" in response.json()["error"]["message"]
     assert await count_tickets(client, admin) == 0
 
 

@@ -71,6 +71,7 @@ async def undelivered(database_url: str) -> tuple[int, int]:
 
 
 def start_worker(config_path: Path, database_url: str, *, lease: float) -> subprocess.Popen[bytes]:
+    log = (config_path.parent / "worker.log").open("ab")
     env = {**os.environ, "GATEWAY_DATABASE_URL": database_url, "GATEWAY_LOG_LEVEL": "WARNING"}
     return subprocess.Popen(
         [
@@ -88,8 +89,8 @@ def start_worker(config_path: Path, database_url: str, *, lease: float) -> subpr
             "16",
         ],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,  # a file: a pipe nobody reads would stall the worker
     )
 
 
@@ -136,7 +137,8 @@ def test_sigkilled_worker_loses_nothing_and_applies_nothing_twice(
                 time.sleep(0.05)  # started and delivering: now kill it at a random moment
             time.sleep(rng.uniform(0.05, 1.0))
             if worker.poll() is not None:
-                pytest.fail(f"worker exited by itself: {worker.stderr.read().decode()[-2000:]}")
+                log = (config_path.parent / "worker.log").read_text(errors="replace")
+                pytest.fail(f"worker exited by itself: {log[-2000:]}")
             worker.send_signal(signal.SIGKILL)
             worker.wait()
             kills += 1
