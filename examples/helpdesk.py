@@ -54,7 +54,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gateway.webhook.standard import sign
+from gateway.inbound.signatures import sign
 
 LOOPBACK = "127.0.0.1"
 RemotePriority = Literal["low", "normal", "high", "critical"]

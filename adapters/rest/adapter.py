@@ -14,7 +14,7 @@ from adapters.rest.mapping import RequestSpec, RestMapping, load_mapping
 from adapters.rest.outbound import context, remote_ref, render_request
 from gateway.adapter import http
 from gateway.adapter.base import Adapter, AdapterConfig
-from gateway.adapter.errors import AdapterError, Exchange, PermanentError
+from gateway.adapter.errors import AdapterError, Exchange, InboundRejected, PermanentError
 from gateway.adapter.models import (
     CheckResult,
     Command,
@@ -23,8 +23,7 @@ from gateway.adapter.models import (
     PushResult,
     RemoteRef,
 )
-from gateway.webhook import standard
-from gateway.webhook.errors import InboundRejected
+from gateway.inbound import signatures as standard
 
 DEFAULT_CHECK = RequestSpec(method="GET", path="/")
 

@@ -7,7 +7,7 @@ import binascii
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from gateway.adapter.base import AdapterConfig
-from gateway.webhook.standard import SECRET_PREFIX, secret_bytes
+from gateway.inbound.signatures import SECRET_PREFIX, secret_bytes
 
 # Scheme and host, then an optional path; no spaces, query or fragment (paths come from mappings).
 BASE_URL_PATTERN = r"^https?://[^\s/?#@]+(/[^\s?#]*)?$"

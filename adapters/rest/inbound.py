@@ -13,10 +13,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from adapters.rest.mapping import EventSpec, Inbound, RestMapping
 from adapters.rest.pointer import PointerMissing, get, resolve
+from gateway.adapter.errors import InboundUnreadable
 from gateway.adapter.models import Command
 from gateway.config.loader import key_path
 from gateway.inputs import load_json
-from gateway.webhook.errors import InboundUnreadable
 
 COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
 MAX_EVENT_ID = 255  # the column that remembers applied events

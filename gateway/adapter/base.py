@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from gateway.adapter.errors import PermanentError
+from gateway.adapter.errors import InboundRejected, PermanentError
 from gateway.adapter.models import (
     Action,
     CheckResult,
@@ -87,8 +87,6 @@ class Adapter(ABC, Generic[ConfigT]):
 
     async def verify_inbound(self, request: InboundRequest) -> None:
         """Raise `InboundRejected` unless the request is authentic. Default: refuse everything."""
-        from gateway.webhook.errors import InboundRejected
-
         raise InboundRejected(f"connection {self.name} does not accept inbound requests")
 
     def translate_inbound(self, request: InboundRequest) -> list[Command]:

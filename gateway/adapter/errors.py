@@ -1,9 +1,15 @@
-"""Typed delivery errors: the class decides retry or dead letter, and carries what was exchanged."""
+"""Typed errors of the adapter contract.
+
+Outbound: the class decides retry, pause or dead letter, and carries what was exchanged.
+Inbound: a request is refused as unauthentic (401) or unreadable (422).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from gateway.errors import GatewayError
 
 MAX_BODY_CHARS = 4000
 
@@ -107,3 +113,17 @@ def parse_retry_after(value: str | None) -> float | None:
     from datetime import UTC, datetime
 
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class InboundRejected(GatewayError):
+    """Inbound: unsigned, badly signed or outside the time tolerance: 401, nothing changes."""
+
+    status_code = 401
+    code = "signature_invalid"
+
+
+class InboundUnreadable(GatewayError):
+    """Inbound: authentic, but the payload cannot be translated: 422 naming the problem."""
+
+    status_code = 422
+    code = "payload_invalid"

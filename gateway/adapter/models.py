@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field, StringConstraints
 
 from gateway.adapter.errors import Exchange
 from gateway.inputs import InputModel, RecordId
-from gateway.ticket.enums import Priority, Status
+from gateway.ticket.enums import Priority, Status, Visibility
 from gateway.ticket.models import MAX_TEXT, JournalEntry, Ticket, TicketCreate, UnitName
 
 
@@ -76,11 +76,13 @@ class CreateTicket(_Command):
 
 
 class AddComment(_Command):
-    """A public reply or diary entry (a remote's internal traffic never becomes a command)."""
+    """A reply or diary entry; an internal note at the remote becomes an internal hub entry,
+    which never leaves the hub."""
 
     kind: Literal["comment"] = "comment"
     body: str = Field(min_length=1, max_length=MAX_TEXT)
     author: Author | None = None
+    visibility: Visibility = Visibility.PUBLIC
 
 
 class AskSubmitter(_Command):

@@ -1,6 +1,7 @@
 """Import every table module so `Base.metadata` is complete (for migrations and tests)."""
 
 from gateway.auth import tables as _auth  # noqa: F401
+from gateway.connection import tables as _connection  # noqa: F401
 from gateway.database.base import Base
 from gateway.idempotency import tables as _idempotency  # noqa: F401
 from gateway.instance import tables as _instance  # noqa: F401

@@ -1,25 +1,24 @@
 """Turn the ticket changes of a unit of work into outbox rows, in the same transaction.
 
-Views and inbound flows finish with `commit(session, sync)` instead of `session.commit()`; a
-guard refuses a commit that would drop recorded changes on the floor.
+Whoever changes tickets passes a `Changes` log to the ticket service and finishes with
+`commit(session, sync, changes)`: the policy decides who must hear of each change, one outbox
+row per delivery is added, and all of it commits with the change itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from gateway.connection.service import Connections
 from gateway.support_unit import directory
 from gateway.sync.policy import ChangeFacts, targets
 from gateway.sync.tables import OutboxRow
+from gateway.ticket.changes import Changes
 from gateway.ticket.enums import LinkRole
-from gateway.ticket.service import RECORDED_CHANGES, take_recorded_changes
 from gateway.ticket.tables import LinkRow, TicketChangeRow, TicketRow
 
 NOTIFY_CHANNEL = "gateway_outbox"
@@ -37,9 +36,9 @@ class SyncContext:
             waker()
 
 
-async def enqueue_recorded(session: AsyncSession, connections: Connections) -> int:
+async def enqueue(session: AsyncSession, changes: Changes, connections: Connections) -> int:
     """Write one outbox row per connection that must hear of each recorded change."""
-    recorded = take_recorded_changes(session)
+    recorded = changes.take()
     if not recorded or not len(connections):
         return 0
     planned = [
@@ -82,9 +81,9 @@ async def _facts(session: AsyncSession, ticket: TicketRow, change: TicketChangeR
     )
 
 
-async def commit(session: AsyncSession, sync: SyncContext) -> None:
+async def commit(session: AsyncSession, sync: SyncContext, changes: Changes) -> None:
     """Enqueue, commit, then wake workers (after the commit, so they see the rows)."""
-    added = await enqueue_recorded(session, sync.connections)
+    added = await enqueue(session, changes, sync.connections)
     await session.commit()
     if added:
         sync.wake()
@@ -105,14 +104,3 @@ async def notify_workers(session: AsyncSession) -> None:
     await session.execute(text("SET LOCAL synchronous_commit = off"))
     await session.execute(text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"))
     await session.commit()
-
-
-@event.listens_for(Session, "before_commit")
-def _refuse_unsynced_commit(session: Session) -> None:
-    pending: list[Any] = session.info.get(RECORDED_CHANGES, [])
-    if pending:
-        session.info.pop(RECORDED_CHANGES)
-        raise RuntimeError(
-            f"{len(pending)} ticket change(s) committed without the sync engine; "
-            "use gateway.sync.outbox.commit()"
-        )

@@ -72,6 +72,8 @@ class InboundEventRow(Base):
     connection: Mapped[str] = mapped_column(String(64))
     event_id: Mapped[str] = mapped_column(String(255))
     ticket_id: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # applied, ignored, rejected
+    detail: Mapped[str | None] = mapped_column(Text)  # why ignored or rejected
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

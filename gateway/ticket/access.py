@@ -5,9 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, exists, func, or_, select, true
 
 from gateway.auth.models import Caller, Role
-from gateway.config.models import Routing
 from gateway.errors import Forbidden
-from gateway.support_unit.models import Level
 from gateway.ticket.enums import Status, Visibility
 from gateway.ticket.models import JournalEntryCreate, TicketCreate, TicketPatch
 from gateway.ticket.tables import InvolvedUnitRow, TicketRow
@@ -68,17 +66,6 @@ def check_patch(caller: Caller, patch: TicketPatch) -> None:
     submitter = caller.role == Role.SUBMITTER
     if submitter and patch.status is not None and patch.status not in SUBMITTER_STATUSES:
         raise Forbidden(f"a submitter key may not set status '{patch.status}'")
-
-
-def check_assignment(caller: Caller, target_level: Level, routing: Routing) -> None:
-    """Only the configured level pairs may hand a ticket over (second line to third by default)."""
-    if caller.role != Role.UNIT or caller.unit_level is None:
-        return
-    if not routing.may_assign(caller.unit_level, target_level):
-        raise Forbidden(
-            f"a {caller.unit_level.value}-line unit may not assign tickets to a "
-            f"{target_level.value}-line unit"
-        )
 
 
 def check_entry(caller: Caller, entry: JournalEntryCreate) -> None:

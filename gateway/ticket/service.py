@@ -26,6 +26,7 @@ from gateway.support_unit import directory
 from gateway.support_unit.directory import Unit
 from gateway.support_unit.tables import SupportUnitRow
 from gateway.ticket import access
+from gateway.ticket.changes import Changes
 from gateway.ticket.enums import SOLVING_STATES, Status, Visibility
 from gateway.ticket.models import (
     EtaRevision,
@@ -48,7 +49,6 @@ from gateway.ticket.tables import (
 )
 from gateway.ticket.transitions import check_transition
 
-RECORDED_CHANGES = "gateway.recorded_ticket_changes"
 SIMPLE_FIELDS = ("subject", "description", "priority", "component", "affected_site", "vo", "cc")
 
 
@@ -101,6 +101,7 @@ async def create_ticket(
     data: TicketCreate,
     actor: Actor,
     support_unit: Unit | None,
+    changes: Changes,
     origin_unit_id: int | None = None,
 ) -> TicketRow:
     """Insert a ticket with its involved units, first ETA and its `created` history entry.
@@ -141,7 +142,7 @@ async def create_ticket(
         session.add(EtaRevisionRow(ticket_id=row.id, eta=data.eta, set_by=actor.name, set_at=now))
     created = data.model_dump(mode="json", exclude_none=True)
     created.update(status=status.value, support_unit=support_unit.name if support_unit else None)
-    _record(session, row, action="created", actor=actor, changes=created, at=now)
+    _record(session, changes, row, action="created", actor=actor, diff=created, at=now)
     return row
 
 
@@ -164,34 +165,35 @@ async def update_ticket(
     row: TicketRow,
     patch: TicketPatch,
     actor: Actor,
+    changes: Changes,
     new_unit: Unit | None = None,
 ) -> TicketRow:
     """Apply a patch under the domain rules; a patch that changes nothing leaves the version."""
-    changes: dict[str, Any] = {}
+    diff: dict[str, Any] = {}
     now = utcnow()
     for field in SIMPLE_FIELDS:
         if field in patch.model_fields_set:
-            _set(row, field, _plain(getattr(patch, field)), changes)
+            _set(row, field, _plain(getattr(patch, field)), diff)
     if new_unit is not None and new_unit.id != row.support_unit_id:
         old_names = await directory.names_by_id(session, ids=[row.support_unit_id or 0])
-        changes["support_unit"] = _change(old_names.get(row.support_unit_id or 0), new_unit.name)
+        diff["support_unit"] = _change(old_names.get(row.support_unit_id or 0), new_unit.name)
         row.support_unit_id = new_unit.id
         if row.status == Status.NEW and patch.status is None:
-            _set(row, "status", Status.ASSIGNED.value, changes)
+            _set(row, "status", Status.ASSIGNED.value, diff)
     if patch.involved is not None:
-        await _set_involved(session, row, patch.involved, changes)
+        await _set_involved(session, row, patch.involved, diff)
     if "eta" in patch.model_fields_set and patch.eta != row.eta:
-        changes["eta"] = _change(_plain(row.eta), _plain(patch.eta))
+        diff["eta"] = _change(_plain(row.eta), _plain(patch.eta))
         row.eta = patch.eta
         session.add(EtaRevisionRow(ticket_id=row.id, eta=patch.eta, set_by=actor.name, set_at=now))
-    _apply_status_and_solution(row, patch, actor, changes)
-    if changes:
-        _bump(session, row, action="updated", actor=actor, changes=changes, at=now)
+    _apply_status_and_solution(row, patch, actor, diff)
+    if diff:
+        _bump(session, changes, row, action="updated", actor=actor, diff=diff, at=now)
     return row
 
 
 def _apply_status_and_solution(
-    row: TicketRow, patch: TicketPatch, actor: Actor, changes: dict[str, Any]
+    row: TicketRow, patch: TicketPatch, actor: Actor, diff: dict[str, Any]
 ) -> None:
     old = Status(row.status)
     if patch.status is not None:
@@ -201,15 +203,15 @@ def _apply_status_and_solution(
             solution_given=patch.solution is not None,
             may_reopen_closed=actor.may_reopen_closed,
         )
-        _set(row, "status", patch.status.value, changes)
+        _set(row, "status", patch.status.value, diff)
     if patch.solution is not None:
         if Status(row.status) not in SOLVING_STATES:
             raise InvalidInput("solution is set together with status 'solved' or 'unsolved'")
-        _set(row, "solution", patch.solution, changes)
+        _set(row, "solution", patch.solution, diff)
 
 
 async def _set_involved(
-    session: AsyncSession, row: TicketRow, names: list[str], changes: dict[str, Any]
+    session: AsyncSession, row: TicketRow, names: list[str], diff: dict[str, Any]
 ) -> None:
     units = await resolve_units(session, field="involved", names=names)
     current = await _involved_names(session, [row.id])
@@ -219,11 +221,16 @@ async def _set_involved(
         return
     await session.execute(delete(InvolvedUnitRow).where(InvolvedUnitRow.ticket_id == row.id))
     session.add_all(InvolvedUnitRow(ticket_id=row.id, support_unit_id=u.id) for u in units.values())
-    changes["involved"] = _change(old, new)
+    diff["involved"] = _change(old, new)
 
 
 async def add_entry(
-    session: AsyncSession, *, row: TicketRow, entry: JournalEntryCreate, actor: Actor
+    session: AsyncSession,
+    *,
+    row: TicketRow,
+    entry: JournalEntryCreate,
+    actor: Actor,
+    changes: Changes,
 ) -> JournalEntryRow:
     """Add a journal entry; a submitter's public reply to `waiting for reply` resumes work."""
     now = utcnow()
@@ -237,21 +244,21 @@ async def add_entry(
     )
     session.add(journal)
     await session.flush()
-    changes: dict[str, Any] = {"entry": {"id": journal.id, "visibility": journal.visibility}}
+    diff: dict[str, Any] = {"entry": {"id": journal.id, "visibility": journal.visibility}}
     if (
         actor.is_submitter
         and entry.visibility == Visibility.PUBLIC
         and row.status == Status.WAITING_FOR_REPLY
     ):
-        _set(row, "status", Status.IN_PROGRESS.value, changes)
-    _bump(session, row, action="entry_added", actor=actor, changes=changes, at=now)
+        _set(row, "status", Status.IN_PROGRESS.value, diff)
+    _bump(session, changes, row, action="entry_added", actor=actor, diff=diff, at=now)
     return journal
 
 
-def _set(row: TicketRow, field: str, value: Any, changes: dict[str, Any]) -> None:
+def _set(row: TicketRow, field: str, value: Any, diff: dict[str, Any]) -> None:
     old = getattr(row, field)
     if old != value:
-        changes[field] = _change(old, value)
+        diff[field] = _change(old, value)
         setattr(row, field, value)
 
 
@@ -269,44 +276,41 @@ def _plain(value: Any) -> Any:
 
 def _bump(
     session: AsyncSession,
+    changes: Changes,
     row: TicketRow,
     *,
     action: str,
     actor: Actor,
-    changes: dict[str, Any],
+    diff: dict[str, Any],
     at: datetime,
 ) -> None:
     row.version += 1
     row.updated_at = at
-    _record(session, row, action=action, actor=actor, changes=changes, at=at)
+    _record(session, changes, row, action=action, actor=actor, diff=diff, at=at)
 
 
 def _record(
     session: AsyncSession,
+    changes: Changes,
     row: TicketRow,
     *,
     action: str,
     actor: Actor,
-    changes: dict[str, Any],
+    diff: dict[str, Any],
     at: datetime,
 ) -> None:
+    """A history row for the change, and the change in the unit of work's log for the sync."""
     change = TicketChangeRow(
         ticket_id=row.id,
         version=row.version,
         action=action,
         actor=actor.name,
         source=actor.source,
-        changes=changes,
+        changes=diff,
         at=at,
     )
     session.add(change)
-    session.info.setdefault(RECORDED_CHANGES, []).append((row, change))
-
-
-def take_recorded_changes(session: AsyncSession) -> list[tuple[TicketRow, TicketChangeRow]]:
-    """The changes recorded in this unit of work and not yet handed to the sync engine."""
-    recorded: list[tuple[TicketRow, TicketChangeRow]] = session.info.pop(RECORDED_CHANGES, [])
-    return recorded
+    changes.add(row, change)
 
 
 async def list_tickets(

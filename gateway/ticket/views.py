@@ -25,10 +25,11 @@ from gateway.config.models import GatewayConfig
 from gateway.errors import BadRequest, PreconditionFailed
 from gateway.idempotency import service as idempotency
 from gateway.inputs import IsoDateTime
-from gateway.support_unit.directory import Unit
-from gateway.support_unit.models import Level
+from gateway.routing import service as routing
+from gateway.routing.service import Assigner
 from gateway.sync.outbox import SyncContext, commit
 from gateway.ticket import access, service
+from gateway.ticket.changes import Changes
 from gateway.ticket.enums import Status
 from gateway.ticket.models import (
     HistoryEntry,
@@ -74,19 +75,6 @@ def parse_if_match(value: str) -> int | None:
     if not VERSION.fullmatch(value):
         raise BadRequest('If-Match must be the ticket\'s version or ETag, e.g. "3"')
     return int(value)
-
-
-async def _routed_unit(
-    session: Session, data: TicketCreate, caller: Caller, config: GatewayConfig
-) -> Unit | None:
-    """The unit named in the request (checked against the assignment rules) or the default."""
-    name = data.support_unit or config.routing.unit_for(data.component)
-    if name is None:
-        return None
-    unit = (await service.resolve_units(session, field="support_unit", names=[name]))[name]
-    if data.support_unit:
-        access.check_assignment(caller, Level(unit.level), config.routing)
-    return unit
 
 
 async def _render_one(session: Session, row: TicketRow, caller: Caller) -> Ticket:
@@ -163,10 +151,18 @@ async def _create(
     key: str | None,
     instance: str,
 ) -> Response:
-    unit = await _routed_unit(session, data, caller, config)
+    unit = await routing.unit_for_new_ticket(
+        session, data=data, routing=config.routing, assigner=Assigner.for_caller(caller)
+    )
     actor = service.Actor.from_caller(caller)
+    changes = Changes()
     row = await service.create_ticket(
-        session, data=data, actor=actor, support_unit=unit, origin_unit_id=caller.unit_id
+        session,
+        data=data,
+        actor=actor,
+        support_unit=unit,
+        changes=changes,
+        origin_unit_id=caller.unit_id,
     )
     ticket = service.render_created(
         row,
@@ -180,7 +176,7 @@ async def _create(
         await idempotency.complete(
             session, caller=caller.key_id, key=key, status_code=201, body=body, owner=instance
         )
-    await commit(session, sync)
+    await commit(session, sync, changes)
     return JSONResponse(
         body,
         status_code=201,
@@ -255,17 +251,24 @@ async def patch_ticket(
         )
     new_unit = None
     if patch.support_unit is not None:
-        names = [patch.support_unit]
-        new_unit = (await service.resolve_units(session, field="support_unit", names=names))[
-            patch.support_unit
-        ]
-        if new_unit.id != row.support_unit_id:
-            access.check_assignment(caller, Level(new_unit.level), config.routing)
+        new_unit = await routing.unit_for_reassignment(
+            session,
+            name=patch.support_unit,
+            current_unit_id=row.support_unit_id,
+            routing=config.routing,
+            assigner=Assigner.for_caller(caller),
+        )
+    changes = Changes()
     await service.update_ticket(
-        session, row=row, patch=patch, actor=service.Actor.from_caller(caller), new_unit=new_unit
+        session,
+        row=row,
+        patch=patch,
+        actor=service.Actor.from_caller(caller),
+        changes=changes,
+        new_unit=new_unit,
     )
     rendered = await _render_one(session, row, caller)
-    await commit(session, sync)
+    await commit(session, sync, changes)
     response.headers["ETag"] = etag(row.version)
     return rendered
 
@@ -286,10 +289,11 @@ async def add_entry(
     """Add a public or internal journal entry."""
     access.check_entry(caller, entry)
     row = await service.load_ticket(session, ticket_id=ticket_id, caller=caller, for_update=True)
+    changes = Changes()
     journal = await service.add_entry(
-        session, row=row, entry=entry, actor=service.Actor.from_caller(caller)
+        session, row=row, entry=entry, actor=service.Actor.from_caller(caller), changes=changes
     )
-    await commit(session, sync)
+    await commit(session, sync, changes)
     return JournalEntry.model_validate(journal)
 
 

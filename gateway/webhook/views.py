@@ -1,4 +1,4 @@
-"""`POST /api/v1/webhooks/{connection}`: verify, translate, apply once, answer quickly.
+"""`POST /api/v1/webhooks/{connection}`: verify, translate, hand to the inbound service.
 
 No remote system is called here; deliveries the event causes are written to the outbox and
 sent by the worker.
@@ -11,16 +11,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
 
+from gateway.adapter.errors import InboundRejected
 from gateway.adapter.models import InboundRequest
 from gateway.api.deps import Config, Session, Sync
 from gateway.delivery import metrics
 from gateway.errors import GatewayError
-from gateway.sync.outbox import commit
-from gateway.webhook import standard
-from gateway.webhook.errors import InboundRejected
-from gateway.webhook.flows import apply_event, event_seen
+from gateway.inbound import signatures
+from gateway.inbound.service import InboundEvent, receive
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
@@ -48,13 +46,13 @@ async def receive_webhook(
     sync: Sync,
     config: Config,
 ) -> InboundResult:
-    """Accept a signed event from a connection's system (Standard Webhooks for `rest`)."""
+    """Accept a signed event from a connection's system (how it is signed is the adapter's)."""
     inbound = InboundRequest(
         headers={k.lower(): v for k, v in request.headers.items()}, body=await request.body()
     )
     target = sync.connections.get(connection)
     if target is None:  # answered as a bad signature, so connection names cannot be probed
-        standard.verify((), inbound.headers, inbound.body)
+        signatures.verify((), inbound.headers, inbound.body)
         raise InboundRejected("no webhook-signature matches a configured secret")
     try:
         await target.adapter.verify_inbound(inbound)
@@ -66,18 +64,13 @@ async def receive_webhook(
         metrics.INBOUND_EVENTS.labels(connection, "invalid").inc()
         raise
     event_id = target.adapter.event_id(inbound) or hashlib.sha256(inbound.body).hexdigest()
-    try:
-        outcome = await apply_event(
-            session, connection=target, event_id=event_id, commands=commands, config=config
-        )
-        await commit(session, sync)
-    except IntegrityError:
-        await session.rollback()
-        if not await event_seen(session, connection=connection, event_id=event_id):
-            raise
-        metrics.INBOUND_EVENTS.labels(connection, "duplicate").inc()  # applied concurrently
-        return InboundResult(event_id=event_id, duplicate=True, applied=[], ignored=[])
-    metrics.INBOUND_EVENTS.labels(connection, "duplicate" if outcome.duplicate else "applied").inc()
+    outcome = await receive(
+        session,
+        sync,
+        connection=target,
+        event=InboundEvent(event_id=event_id, commands=commands),
+        config=config,
+    )
     return InboundResult(
         event_id=event_id,
         duplicate=outcome.duplicate,

@@ -16,11 +16,16 @@ from jsonschema import Draft202012Validator
 from pydantic import SecretStr, ValidationError
 
 from gateway.adapter.base import Adapter, secret_fields
-from gateway.adapter.errors import AuthenticationError, PermanentError, RetryableError
+from gateway.adapter.errors import (
+    AuthenticationError,
+    InboundRejected,
+    InboundUnreadable,
+    PermanentError,
+    RetryableError,
+)
 from gateway.adapter.models import CreateTicket, InboundRequest
 from gateway.connection.service import build_connections
 from gateway.errors import ConfigError
-from gateway.webhook.errors import InboundRejected, InboundUnreadable
 from tests.contract.conftest import REGISTRY, config_for
 from tests.contract.scenarios import SCENARIOS, Scenario
 from tests.contract.tickets import make_delivery

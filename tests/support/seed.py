@@ -8,9 +8,10 @@ from gateway.config.models import GatewayConfig
 from gateway.connection.service import Connections
 from gateway.database.engine import create_engine, create_sessionmaker
 from gateway.support_unit import service as support_units
-from gateway.sync.outbox import enqueue_recorded
+from gateway.sync.outbox import enqueue
 from gateway.sync.tables import OutboxRow
 from gateway.ticket import service as tickets
+from gateway.ticket.changes import Changes
 from gateway.ticket.models import JournalEntryCreate, TicketCreate
 
 
@@ -40,13 +41,16 @@ async def seed_outbox(
                         "submitter": {"name": "A", "email": "a@example.org"},
                     }
                 )
+                changes = Changes()
                 row = await tickets.create_ticket(
-                    session, data=data, actor=actor, support_unit=target
+                    session, data=data, actor=actor, support_unit=target, changes=changes
                 )
                 for e in range(entries_per_ticket):
                     entry = JournalEntryCreate(body=f"t{n} entry {e}")
-                    await tickets.add_entry(session, row=row, entry=entry, actor=actor)
-                await enqueue_recorded(session, connections)
+                    await tickets.add_entry(
+                        session, row=row, entry=entry, actor=actor, changes=changes
+                    )
+                await enqueue(session, changes, connections)
                 if n % 50 == 49:
                     await session.commit()
             await session.commit()

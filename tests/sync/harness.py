@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from pydantic import TypeAdapter
 
 from gateway.adapter.base import Adapter, AdapterConfig
-from gateway.adapter.errors import AdapterError, Exchange
+from gateway.adapter.errors import AdapterError, Exchange, InboundRejected
 from gateway.adapter.models import (
     CheckResult,
     Command,
@@ -18,7 +18,6 @@ from gateway.adapter.models import (
     PushResult,
     RemoteRef,
 )
-from gateway.webhook.errors import InboundRejected
 
 COMMANDS = TypeAdapter(list[Command])
 

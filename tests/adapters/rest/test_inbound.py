@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from gateway.adapter.errors import InboundUnreadable
 from gateway.adapter.models import (
     AddComment,
     AskSubmitter,
@@ -20,7 +21,6 @@ from gateway.adapter.models import (
 )
 from gateway.ticket.enums import Priority, Status
 from gateway.ticket.models import Submitter, TicketCreate
-from gateway.webhook.errors import InboundUnreadable
 from tests.adapters.rest.conftest import make_adapter
 
 TICKET = {

@@ -10,9 +10,9 @@ from collections.abc import Callable
 import pytest
 
 from adapters.rest import RestAdapter
+from gateway.adapter.errors import InboundRejected
 from gateway.adapter.models import InboundRequest
-from gateway.webhook.errors import InboundRejected
-from gateway.webhook.standard import sign
+from gateway.inbound.signatures import sign
 from tests.adapters.rest.conftest import default_mapping, make_adapter
 
 OLD = "whsec_" + base64.b64encode(b"old-secret-bytes").decode()

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 
-from gateway.webhook.errors import InboundRejected
+from gateway.adapter.errors import InboundRejected
 
 TOLERANCE_SECONDS = 300
 SECRET_PREFIX = "whsec_"

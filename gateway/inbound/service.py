@@ -1,0 +1,302 @@
+"""The one inbound service: an authentic event from a connection is applied once, under the policy.
+
+Webhooks, polls and (next) mail all end here. For each event: dedupe per (connection, event id),
+drop echoes of what the hub itself wrote, gate by the sync policy, apply the commands through the
+ticket service, and record the event with its outcome. A close-only assignee reports back only a
+solution, a reassignment or a question to the submitter; anything else is its own internal
+traffic and stays there (ignored, with the reason). A domain error rejects the whole event, so
+nothing is half-applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.adapter.models import (
+    ASSIGNEE_REPORTS,
+    AddComment,
+    AskSubmitter,
+    Command,
+    CreateTicket,
+    Reassign,
+    SetStatus,
+    Solve,
+    UpdateFields,
+)
+from gateway.config.models import GatewayConfig
+from gateway.connection.models import Policy
+from gateway.connection.service import Connection
+from gateway.delivery import metrics
+from gateway.delivery.results import entry_fingerprint
+from gateway.routing import service as routing
+from gateway.routing.service import Assigner
+from gateway.support_unit import directory
+from gateway.sync.outbox import SyncContext, commit
+from gateway.sync.tables import EchoRow, InboundEventRow
+from gateway.ticket import service as tickets
+from gateway.ticket.changes import Changes
+from gateway.ticket.enums import LinkRole, Status, Visibility
+from gateway.ticket.models import JournalEntryCreate, TicketPatch
+from gateway.ticket.tables import LinkRow, TicketRow
+
+NEVER_OVERWRITTEN_BY_SOLVE = frozenset({Status.VERIFIED, Status.CLOSED})
+ORIGIN_MAY = frozenset({"comment", "status", "update"})
+APPLIED, IGNORED, DUPLICATE, REJECTED = "applied", "ignored", "duplicate", "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """One change a remote reports, however it arrived; its id is the remote's, or derived."""
+
+    event_id: str
+    commands: list[Command]
+
+
+@dataclass
+class InboundOutcome:
+    event_id: str
+    duplicate: bool = False
+    applied: list[dict[str, Any]] = field(default_factory=list)
+    ignored: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def apply_event(
+    session: AsyncSession,
+    *,
+    connection: Connection,
+    event: InboundEvent,
+    config: GatewayConfig,
+    changes: Changes,
+) -> InboundOutcome:
+    """Apply the event's commands in the caller's transaction; a seen event changes nothing."""
+    outcome = InboundOutcome(event_id=event.event_id)
+    if await event_seen(session, connection=connection.name, event_id=event.event_id):
+        outcome.duplicate = True
+        return outcome
+    row = InboundEventRow(connection=connection.name, event_id=event.event_id, outcome=IGNORED)
+    for command in event.commands:
+        ticket_id, reason = await _apply(session, connection, command, config, changes)
+        item: dict[str, Any] = {"kind": command.kind, "ticket_id": ticket_id}
+        if reason is None:
+            outcome.applied.append(item)
+            row.ticket_id, row.outcome = ticket_id, APPLIED
+        else:
+            outcome.ignored.append({**item, "reason": reason})
+            row.ticket_id = row.ticket_id or ticket_id
+    row.detail = "; ".join(i["reason"] for i in outcome.ignored)[:2000] or None
+    session.add(row)  # after the commands, so it is one INSERT with the ticket id
+    await session.flush()  # a concurrent copy of this event fails here, on the unique key
+    return outcome
+
+
+def rejected_event(connection: str, event_id: str, reason: str) -> InboundEventRow:
+    """The record of an event refused by a domain rule (kept, so a poll does not lose it)."""
+    return InboundEventRow(
+        connection=connection, event_id=event_id, outcome=REJECTED, detail=reason[:2000]
+    )
+
+
+async def event_seen(session: AsyncSession, *, connection: str, event_id: str) -> bool:
+    """Whether this connection's event was already applied."""
+    found = await session.scalar(
+        select(InboundEventRow.id).where(
+            InboundEventRow.connection == connection, InboundEventRow.event_id == event_id
+        )
+    )
+    return found is not None
+
+
+async def _apply(
+    session: AsyncSession,
+    connection: Connection,
+    command: Command,
+    config: GatewayConfig,
+    changes: Changes,
+) -> tuple[int | None, str | None]:
+    if isinstance(command, CreateTicket):
+        return await _create(session, connection, command, config, changes)
+    link = await _find_link(session, connection, command.remote_id, command.hub_id)
+    if link is None:
+        return None, f"no hub ticket is linked to {connection.name} ticket {command.remote_id!r}"
+    row = await session.get(TicketRow, link.ticket_id, with_for_update=True)
+    assert row is not None
+    refusal = await _refusal(session, connection, link, row, command)
+    if refusal is not None:
+        return row.id, refusal
+    actor = tickets.Actor(
+        name=getattr(command, "author", None) or connection.name,
+        source=connection.name,
+        is_submitter=link.role == LinkRole.ORIGIN.value,
+        may_reopen_closed=link.role == LinkRole.ORIGIN.value,
+    )
+    change = _Change(session, connection, row, actor, config, changes)
+    return row.id, await change.apply(command, link)
+
+
+async def _refusal(
+    session: AsyncSession, connection: Connection, link: LinkRow, row: TicketRow, command: Command
+) -> str | None:
+    """Why the sync policy ignores this command, or None to apply it."""
+    if link.role == LinkRole.ORIGIN.value:
+        if command.kind not in ORIGIN_MAY and connection.policy != Policy.MIRROR:
+            return f"an origin system does not send '{command.kind}'"
+        return None
+    names = await directory.names_by_id(session, ids=[row.support_unit_id or 0])
+    if names.get(row.support_unit_id or 0) != connection.support_unit:
+        return f"{connection.name} is no longer responsible for #{row.id}"
+    if connection.policy == Policy.CLOSE_ONLY and command.kind not in ASSIGNEE_REPORTS:
+        return f"close-only: '{command.kind}' is internal traffic of {connection.name}"
+    return None
+
+
+@dataclass
+class _Change:
+    """One command applied to one linked ticket, as one actor."""
+
+    session: AsyncSession
+    connection: Connection
+    row: TicketRow
+    actor: tickets.Actor
+    config: GatewayConfig
+    changes: Changes
+
+    async def apply(self, command: Command, link: LinkRow) -> str | None:
+        if isinstance(command, AddComment | AskSubmitter):
+            return await self._entry(command, link)
+        if isinstance(command, Solve):
+            if Status(self.row.status) in NEVER_OVERWRITTEN_BY_SOLVE:
+                return f"a '{self.row.status}' ticket is never overwritten by a remote solution"
+            await self._patch(TicketPatch(status=command.status, solution=command.solution))
+            return None
+        if isinstance(command, Reassign):
+            assigner = await Assigner.for_unit(
+                self.session, name=self.connection.name, unit=self.connection.support_unit
+            )
+            unit = await routing.unit_for_reassignment(
+                self.session,
+                name=command.support_unit,
+                current_unit_id=self.row.support_unit_id,
+                routing=self.config.routing,
+                assigner=assigner,
+            )
+            await self._patch(TicketPatch(support_unit=unit.name), new_unit=unit)
+            return None
+        if isinstance(command, SetStatus):
+            await self._patch(TicketPatch(status=command.status))
+            return None
+        if isinstance(command, UpdateFields):
+            fields = command.model_dump(include={"priority", "subject"}, exclude_none=True)
+            await self._patch(TicketPatch.model_validate(fields))
+            return None
+        return f"'{command.kind}' is not applied to an existing ticket"
+
+    async def _entry(self, command: AddComment | AskSubmitter, link: LinkRow) -> str | None:
+        fingerprint = entry_fingerprint(self.connection.name, link.external_id, command.body)
+        echo = await self.session.scalar(
+            select(EchoRow.id).where(
+                EchoRow.connection == self.connection.name, EchoRow.fingerprint == fingerprint
+            )
+        )
+        if echo is not None:
+            await self.session.execute(delete(EchoRow).where(EchoRow.id == echo))
+            return "echo of an entry the hub wrote"
+        visibility = getattr(command, "visibility", Visibility.PUBLIC)
+        entry = JournalEntryCreate(body=command.body, visibility=visibility, author=command.author)
+        await tickets.add_entry(
+            self.session, row=self.row, entry=entry, actor=self.actor, changes=self.changes
+        )
+        if isinstance(command, AskSubmitter):
+            await self._patch(TicketPatch(status=Status.WAITING_FOR_REPLY))
+        return None
+
+    async def _patch(self, patch: TicketPatch, new_unit: Any = None) -> None:
+        await tickets.update_ticket(
+            self.session,
+            row=self.row,
+            patch=patch,
+            actor=self.actor,
+            changes=self.changes,
+            new_unit=new_unit,
+        )
+
+
+async def _create(
+    session: AsyncSession,
+    connection: Connection,
+    command: CreateTicket,
+    config: GatewayConfig,
+    changes: Changes,
+) -> tuple[int | None, str | None]:
+    if command.remote_id is not None:
+        known = await _find_link(session, connection, command.remote_id, None)
+        if known is not None:
+            return known.ticket_id, f"already known as #{known.ticket_id}"
+    data = command.ticket
+    assigner = await Assigner.for_unit(session, name=connection.name, unit=connection.support_unit)
+    unit = await routing.unit_for_new_ticket(
+        session, data=data, routing=config.routing, assigner=assigner
+    )
+    origin_unit = await directory.by_name(session, name=connection.support_unit or "")
+    actor = tickets.Actor(name=data.submitter.name, source=connection.name, is_submitter=True)
+    row = await tickets.create_ticket(
+        session,
+        data=data,
+        actor=actor,
+        support_unit=unit,
+        changes=changes,
+        origin_unit_id=origin_unit.id if origin_unit else None,
+    )
+    session.add(
+        LinkRow(
+            ticket_id=row.id,
+            connection=connection.name,
+            external_id=command.remote_id,
+            external_url=command.remote_url,
+            role=LinkRole.ORIGIN.value,
+        )
+    )
+    return row.id, None
+
+
+async def _find_link(
+    session: AsyncSession, connection: Connection, remote_id: str | None, hub_id: int | None
+) -> LinkRow | None:
+    query = select(LinkRow).where(LinkRow.connection == connection.name)
+    if remote_id is not None:
+        query = query.where(LinkRow.external_id == remote_id)
+    elif hub_id is not None:
+        query = query.where(LinkRow.ticket_id == hub_id)
+    else:
+        return None
+    return (await session.execute(query.order_by(LinkRow.id).limit(1))).scalar_one_or_none()
+
+
+async def receive(
+    session: AsyncSession,
+    sync: SyncContext,
+    *,
+    connection: Connection,
+    event: InboundEvent,
+    config: GatewayConfig,
+) -> InboundOutcome:
+    """Apply one event and commit it with its outbox rows; a copy applied concurrently (the
+    same event id, by another request or instance) is answered as a duplicate."""
+    changes = Changes()
+    try:
+        outcome = await apply_event(
+            session, connection=connection, event=event, config=config, changes=changes
+        )
+        await commit(session, sync, changes)
+    except IntegrityError:
+        await session.rollback()
+        if not await event_seen(session, connection=connection.name, event_id=event.event_id):
+            raise
+        outcome = InboundOutcome(event_id=event.event_id, duplicate=True)
+    result = DUPLICATE if outcome.duplicate else APPLIED if outcome.applied else IGNORED
+    metrics.INBOUND_EVENTS.labels(connection.name, result).inc()
+    return outcome

@@ -1,0 +1,1 @@
+"""Routing and assignment: which unit a ticket goes to, and who may hand it to whom."""
