@@ -175,13 +175,14 @@ def run_worker(
         from prometheus_client import start_http_server
 
         start_http_server(metrics_port, addr="127.0.0.1")
-    asyncio.run(_work(settings, connections))
+    asyncio.run(_work(settings, gateway_config, connections))
 
 
-async def _work(settings: Settings, connections: Connections) -> None:
+async def _work(settings: Settings, config: GatewayConfig, connections: Connections) -> None:
     import signal
 
-    from gateway.api.app import make_presence, make_worker
+    from gateway.api.app import make_poller, make_presence, make_worker
+    from gateway.sync.outbox import SyncContext
 
     engines = create_worker_engines(settings.resolved_database_url())
     if not await migrations.is_current(engines.write):
@@ -198,8 +199,10 @@ async def _work(settings: Settings, connections: Connections) -> None:
     await presence.start()
     try:
         worker = make_worker(settings, engines, connections, presence=presence)
+        sync = SyncContext(connections, wakers=[worker.wake])
+        poller = make_poller(engines, connections, config, sync, presence=presence)
         freeze_heap()
-        await worker.run(stop)
+        await asyncio.gather(worker.run(stop), poller.run(stop))
     finally:  # stopped: finish or hand back deliveries, leave the registry
         await presence.leave()
         await connections.aclose()

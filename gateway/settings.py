@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     )
     worker_poll_interval: float = Field(default=1.0, description="Polling fallback, in seconds.")
     worker_max_attempts: int = Field(default=12, description="Attempts before a dead letter.")
+    connection_check_seconds: float = Field(
+        default=60.0,
+        description="A connection paused for refused credentials is checked this often, and "
+        "resumed when the check passes.",
+    )
     instance_heartbeat_seconds: float = Field(
         default=0.5, description="How often each instance renews its entry in the registry."
     )

@@ -15,9 +15,11 @@ from gateway.adapter.models import (
     Command,
     Delivery,
     InboundRequest,
+    PollResult,
     PushResult,
     RemoteRef,
 )
+from gateway.inputs import text_problem
 
 
 class AdapterConfig(BaseModel):
@@ -54,16 +56,16 @@ class Adapter(ABC, Generic[ConfigT]):
         return None
 
     async def push(self, delivery: Delivery) -> PushResult:
-        """Dispatch one delivery to the method for its action."""
+        """Dispatch one delivery to the method for its action; check the remote ref it names."""
         if delivery.action == Action.CREATE:
-            return await self.create(delivery)
+            return _storable(await self.create(delivery))
         if delivery.remote is None:
             raise PermanentError(f"no remote ticket at {self.name} for #{delivery.ticket.id}")
         if delivery.action == Action.ENTRY:
-            return await self.add_entry(delivery)
+            return _storable(await self.add_entry(delivery))
         if delivery.action == Action.SOLVE:
-            return await self.solve(delivery)
-        return await self.update(delivery)
+            return _storable(await self.solve(delivery))
+        return _storable(await self.update(delivery))
 
     @abstractmethod
     async def create(self, delivery: Delivery) -> PushResult:
@@ -97,12 +99,38 @@ class Adapter(ABC, Generic[ConfigT]):
         """The remote's id for this event, used to apply each event once."""
         return None
 
+    def can_poll(self) -> bool:
+        """Whether changes can be read from the remote (for remotes without webhooks)."""
+        return False
+
+    async def poll(self, cursor: dict[str, Any] | None) -> PollResult:
+        """The changes since `cursor` (None: start now, skipping history), as events, and the
+        next cursor. Overlap with the previous poll is fine: events are applied once by id."""
+        raise NotImplementedError(f"connection {self.name} cannot be polled")
+
     @abstractmethod
     async def check(self) -> CheckResult:
         """Can we reach and use the remote with this configuration?"""
 
     async def aclose(self) -> None:
         """Release connections; called at shutdown."""
+
+
+def _storable(result: PushResult) -> PushResult:
+    """A remote id or URL the hub cannot keep is the remote's error, said now, not at write."""
+    remote = result.remote
+    if remote is None:
+        return result
+    problem = None
+    if not 0 < len(remote.remote_id) <= 255 or text_problem(remote.remote_id):
+        problem = f"remote id {remote.remote_id[:80]!r} is empty, too long or not text"
+    elif remote.remote_url is not None and (
+        len(remote.remote_url) > 2048 or text_problem(remote.remote_url)
+    ):
+        problem = "remote URL is over 2048 characters or not text"
+    if problem is not None:
+        raise PermanentError(f"the remote answered, but {problem}", exchange=result.exchange)
+    return result
 
 
 def secret_fields(model: type[BaseModel]) -> list[str]:

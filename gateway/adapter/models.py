@@ -125,6 +125,28 @@ ASSIGNEE_REPORTS = frozenset({"solve", "reassign", "question"})
 
 
 @dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """One change a remote reports, however it arrived (webhook, poll, mail), as commands; its
+    id is the remote's own (or derived from the content), so it is applied once."""
+
+    event_id: str
+    commands: list[Command]
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What one poll found: the events in order, and the cursor to start the next poll from.
+
+    `more` says the remote has another page ready now (the poller asks again at once).
+    """
+
+    events: list[InboundEvent]
+    cursor: dict[str, Any]
+    more: bool = False
+    exchanges: int = 1  # requests the poll made (an idle poll should make one)
+
+
+@dataclass(frozen=True, slots=True)
 class InboundRequest:
     """An inbound HTTP request as the adapter sees it (already size-limited)."""
 

@@ -18,6 +18,7 @@ from gateway.api.middleware import RequestContextMiddleware, RequestLimitsMiddle
 from gateway.auth.views import router as api_key_router
 from gateway.config.models import GatewayConfig
 from gateway.connection.service import Connections, build_connections
+from gateway.connection.views import router as connection_router
 from gateway.database.engine import (
     Engines,
     create_engines,
@@ -27,6 +28,7 @@ from gateway.database.engine import (
 )
 from gateway.delivery.views import router as delivery_router
 from gateway.delivery.worker import Worker
+from gateway.inbound.poller import Poller
 from gateway.instance.presence import Presence
 from gateway.instance.views import router as instance_router
 from gateway.settings import Settings
@@ -49,6 +51,7 @@ ROUTERS = (
     support_unit_router,
     api_key_router,
     instance_router,
+    connection_router,
 )
 
 
@@ -84,9 +87,28 @@ def make_worker(
         lease_seconds=settings.worker_lease_seconds,
         poll_interval=settings.worker_poll_interval,
         max_attempts=settings.worker_max_attempts,
+        pause_check_seconds=settings.connection_check_seconds,
     )
     presence.wakers.append(worker.wake)
     return worker
+
+
+def make_poller(
+    engines: Engines,
+    connections: Connections,
+    config: GatewayConfig,
+    sync: SyncContext,
+    *,
+    presence: Presence,
+) -> Poller:
+    """Polls the connections that have an interval, when this instance holds their lease."""
+    return Poller(
+        sessionmaker=create_sessionmaker(engines.write),
+        connections=connections,
+        config=config,
+        sync=sync,
+        instance_id=presence.id,
+    )
 
 
 def create_app(
@@ -120,8 +142,9 @@ def create_app(
         await presence.start()
         app.state.presence = presence
         stop = asyncio.Event()
-        worker_task = None
+        tasks = []
         worker_engines = None
+        app.state.poller = None
         if run_worker:
             url = settings.resolved_database_url()
             worker_engines = None if is_sqlite(url) else create_worker_engines(url)
@@ -129,15 +152,17 @@ def create_app(
                 settings, worker_engines or engines, connections, presence=presence
             )
             sync.wakers.append(worker.wake)
-            worker_task = asyncio.create_task(worker.run(stop))
+            poller = make_poller(engines, connections, config, sync, presence=presence)
+            app.state.poller = poller
+            tasks = [asyncio.create_task(worker.run(stop)), asyncio.create_task(poller.run(stop))]
         try:
             yield
         finally:  # a graceful stop: requests are done; finish or hand back deliveries, leave
             await presence.stopping()
             stop.set()
-            if worker_task is not None:
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await worker_task
+                    await task
             await presence.leave()
             await connections.aclose()
             await engines.dispose()

@@ -27,6 +27,7 @@ class Connection:
     support_unit: str | None
     policy: Policy
     adapter: Adapter[Any]
+    poll_interval: float | None = None  # seconds; None: not polled
 
 
 class Connections:
@@ -116,7 +117,14 @@ def _build_one(
     if config is None or len(problems) > before:
         return None
     adapter = kind(name=spec.name, config=config, mapping=mapping)
-    return Connection(spec.name, spec.support_unit, spec.policy, adapter)
+    if spec.poll_interval_seconds is not None and not adapter.can_poll():
+        problems.append(
+            _p(f"{key}.poll_interval_seconds", f"adapter '{spec.adapter}' cannot be polled here")
+        )
+        return None
+    return Connection(
+        spec.name, spec.support_unit, spec.policy, adapter, spec.poll_interval_seconds
+    )
 
 
 def resolve_settings(

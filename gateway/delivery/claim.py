@@ -18,8 +18,9 @@ from sqlalchemy import Integer, String, and_, bindparam, exists, or_, select, up
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from gateway.connection.tables import ConnectionStateRow
 from gateway.database.base import utcnow
-from gateway.sync.tables import DONE, IN_FLIGHT, PENDING, OutboxRow
+from gateway.sync.tables import IN_FLIGHT, PENDING, SETTLED, OutboxRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,8 @@ class Claim:
 
 
 def _claim_statement(*, skip_locked: bool):  # type: ignore[no-untyped-def]
-    """Claim the rows due at `:now` whose earlier rows for the same (ticket, connection) are done.
+    """Claim the rows due at `:now` whose earlier rows for the same (ticket, connection) are
+    settled, for connections that are not paused.
 
     Built once per dialect with bound parameters: building it (an alias of the outbox) costs more
     CPU than running it.
@@ -53,15 +55,16 @@ def _claim_statement(*, skip_locked: bool):  # type: ignore[no-untyped-def]
         earlier.ticket_id == OutboxRow.ticket_id,
         earlier.connection == OutboxRow.connection,
         earlier.id < OutboxRow.id,
-        earlier.state != DONE,
+        earlier.state.not_in(SETTLED),
     )
+    paused = select(ConnectionStateRow.name).where(ConnectionStateRow.paused_at.is_not(None))
     due = or_(
         and_(OutboxRow.state == PENDING, OutboxRow.next_attempt_at <= now),
         and_(OutboxRow.state == IN_FLIGHT, OutboxRow.lease_until < now),
     )
     ids = (
         select(OutboxRow.id)
-        .where(due, ~blocked)
+        .where(due, ~blocked, OutboxRow.connection.not_in(paused))
         .order_by(OutboxRow.id)
         .limit(bindparam("limit", type_=Integer))
     )

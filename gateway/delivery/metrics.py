@@ -6,7 +6,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 DELIVERIES = Counter(
     "gateway_deliveries_total",
-    "Delivery attempts by outcome (delivered, retry, dead, lease_lost).",
+    "Delivery attempts by outcome (delivered, retry, dead, paused, unwritable, lease_lost).",
     ["connection", "outcome"],
 )
 DELIVERY_LATENCY = Histogram(
@@ -29,6 +29,18 @@ OLDEST_PENDING_AGE = Gauge(
 )
 INBOUND_EVENTS = Counter(
     "gateway_inbound_events_total",
-    "Inbound webhook events by connection and result (applied, duplicate, rejected, invalid).",
+    "Inbound events (webhooks, polls) by connection and result: "
+    "applied, ignored, duplicate, rejected, invalid.",
     ["connection", "result"],
+)
+CONNECTION_PAUSES = Counter(
+    "gateway_connection_pauses_total",
+    "Times a connection was paused because the remote refused our credentials.",
+    ["connection"],
+)
+CONNECTION_PAUSED = Gauge(
+    "gateway_connection_paused", "1 while the connection is paused, else 0.", ["connection"]
+)
+POLLS = Counter(
+    "gateway_polls_total", "Polls of a connection by result (ok, failed).", ["connection", "result"]
 )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.inputs import InputModel
 
 
 class DeliveryAttempt(BaseModel):
@@ -39,3 +41,9 @@ class DeliveryStatus(BaseModel):
     created_at: datetime
     done_at: datetime | None
     attempts: list[DeliveryAttempt] = []
+
+
+class DiscardRequest(InputModel):
+    reason: str = Field(
+        min_length=1, max_length=2000, description="Why nobody will send it: kept in the history."
+    )

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.adapter.errors import AdapterError, Exchange, RetryableError
+from gateway.adapter.errors import AdapterError, AuthenticationError, Exchange, RetryableError
 from gateway.adapter.models import Action, Delivery, PushResult
+from gateway.connection import state as connection_state
 from gateway.database.base import utcnow
 from gateway.delivery import metrics
 from gateway.delivery.claim import Claim, fenced
@@ -87,9 +88,15 @@ async def record_failure(
     max_attempts: int,
     commit: bool = True,
 ) -> bool:
-    """Schedule a retry, or make a dead letter keeping the request, response and rule."""
+    """Schedule a retry, or make a dead letter keeping the request, response and rule.
+
+    Refused credentials are the connection's problem, not the delivery's: the connection is
+    paused and the row waits, due as soon as it resumes, instead of becoming a dead letter.
+    """
     now = utcnow()
     exchange = _exchange(error.exchange)
+    if isinstance(error, AuthenticationError):
+        return await _paused(session, claim, worker=worker, started=started, error=error)
     retry = isinstance(error, RetryableError) and claim.attempt - claim.retry_base < max_attempts
     values: dict[str, Any] = {
         "updated_at": now,
@@ -100,7 +107,7 @@ async def record_failure(
     }
     if retry:
         retry_after = error.retry_after if isinstance(error, RetryableError) else None
-        delay = retry_delay(claim.attempt, retry_after)
+        delay = retry_delay(claim.attempt - claim.retry_base, retry_after)  # a replay starts over
         values.update(
             state=PENDING, outcome="retry", next_attempt_at=now + timedelta(seconds=delay)
         )
@@ -127,6 +134,60 @@ async def record_failure(
                 "error": error.message,
             },
         )
+    return True
+
+
+async def _paused(
+    session: AsyncSession, claim: Claim, *, worker: str, started: datetime, error: AdapterError
+) -> bool:
+    now = utcnow()
+    exchange = _exchange(error.exchange)
+    updated = await session.execute(
+        fenced(claim).values(
+            state=PENDING,
+            outcome="paused",
+            next_attempt_at=now,
+            updated_at=now,
+            lease_owner=None,
+            lease_until=None,
+            last_error=error.message,
+            last_exchange=exchange,
+        )
+    )
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        return await _lease_lost(session, claim, worker)
+    _attempt(session, claim, worker, started, "paused", error.message, exchange)
+    if await connection_state.pause(session, name=claim.connection, reason=error.message):
+        metrics.CONNECTION_PAUSES.labels(claim.connection).inc()
+        log.error(
+            "connection paused: the remote refused our credentials",
+            extra={"connection": claim.connection, "error": error.message},
+        )
+    metrics.DELIVERIES.labels(claim.connection, "paused").inc()
+    return True
+
+
+async def record_unwritable(session: AsyncSession, claim: Claim, *, worker: str, why: str) -> bool:
+    """The result of a push could not be stored: a dead letter saying so, with nothing else,
+    so the row is never pushed again and again when its lease runs out."""
+    now = utcnow()
+    message = f"the result of the push could not be stored ({why}); check the remote"
+    updated = await session.execute(
+        fenced(claim).values(
+            state=DEAD,
+            outcome="unwritable",
+            updated_at=now,
+            lease_owner=None,
+            lease_until=None,
+            last_error=message,
+            last_exchange=None,
+        )
+    )
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        return await _lease_lost(session, claim, worker)
+    _attempt(session, claim, worker, now, "unwritable", message, None)
+    metrics.DELIVERIES.labels(claim.connection, "unwritable").inc()
+    log.error("delivery result unwritable", extra={"outbox_id": claim.outbox_id, "why": why})
     return True
 
 

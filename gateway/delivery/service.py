@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.database.base import utcnow
 from gateway.delivery.models import DeliveryAttempt, DeliveryStatus
 from gateway.errors import Conflict, NotFound
-from gateway.sync.tables import DEAD, DONE, IN_FLIGHT, PENDING, DeliveryAttemptRow, OutboxRow
+from gateway.sync.tables import (
+    DEAD,
+    DISCARDED,
+    DONE,
+    IN_FLIGHT,
+    PENDING,
+    DeliveryAttemptRow,
+    OutboxRow,
+)
+from gateway.ticket import service as tickets
 
 
 async def _with_attempts(session: AsyncSession, rows: list[OutboxRow]) -> list[DeliveryStatus]:
@@ -49,13 +58,43 @@ async def dead_letters(
     return await _with_attempts(session, list(result.scalars()))
 
 
-async def replay(session: AsyncSession, *, outbox_id: int) -> DeliveryStatus:
-    """Put a dead letter back in the queue, due now, with a fresh retry budget."""
+async def _dead_letter(session: AsyncSession, outbox_id: int) -> OutboxRow:
     row = await session.get(OutboxRow, outbox_id, with_for_update=True)
     if row is None:
         raise NotFound(f"delivery {outbox_id} not found")
     if row.state != DEAD:
         raise Conflict(f"delivery {outbox_id} is {row.state}, not a dead letter")
+    return row
+
+
+async def discard(
+    session: AsyncSession, *, outbox_id: int, reason: str, actor: tickets.Actor
+) -> DeliveryStatus:
+    """Give up on a dead letter, with the reason kept in the ticket's history; the deliveries
+    behind it (same ticket and connection) go on."""
+    row = await _dead_letter(session, outbox_id)
+    row.state, row.outcome, row.updated_at = DISCARDED, "discarded", utcnow()
+    await tickets.note(
+        session,
+        ticket_id=row.ticket_id,
+        action="delivery_discarded",
+        actor=actor,
+        diff={
+            "delivery": {
+                "id": row.id,
+                "connection": row.connection,
+                "action": row.action,
+                "reason": reason,
+            }
+        },
+    )
+    await session.flush()
+    return (await _with_attempts(session, [row]))[0]
+
+
+async def replay(session: AsyncSession, *, outbox_id: int) -> DeliveryStatus:
+    """Put a dead letter back in the queue, due now; retries start again from the first step."""
+    row = await _dead_letter(session, outbox_id)
     now = utcnow()
     await session.execute(
         update(OutboxRow)

@@ -9,8 +9,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.api.deps import AdminCaller, CurrentCaller, DeliveryId, Session, Sync, TicketId
 from gateway.api.openapi import ADMIN_ONLY
+from gateway.connection import state as connection_state
 from gateway.delivery import metrics, service
-from gateway.delivery.models import DeliveryStatus
+from gateway.delivery.models import DeliveryStatus, DiscardRequest
 from gateway.errors import Forbidden
 from gateway.sync.outbox import notify_workers
 from gateway.ticket import service as tickets
@@ -59,10 +60,37 @@ async def replay_dead_letter(
     return replayed
 
 
+@router.post(
+    "/api/v1/dead-letters/{delivery_id}/discard",
+    response_model=DeliveryStatus,
+    responses={**ADMIN_ONLY, 409: {"description": "The delivery is not a dead letter"}},
+)
+async def discard_dead_letter(
+    delivery_id: DeliveryId,
+    request: DiscardRequest,
+    session: Session,
+    sync: Sync,
+    caller: AdminCaller,
+) -> DeliveryStatus:
+    """Give up on a dead letter; the reason goes into the ticket's history, and the deliveries
+    queued behind it go on."""
+    actor = tickets.Actor.from_caller(caller)
+    discarded = await service.discard(
+        session, outbox_id=delivery_id, reason=request.reason, actor=actor
+    )
+    await session.commit()
+    sync.wake()
+    await notify_workers(session)
+    return discarded
+
+
 @router.get("/metrics", include_in_schema=False)
-async def prometheus_metrics(session: Session) -> Response:
+async def prometheus_metrics(session: Session, sync: Sync) -> Response:
     depth, oldest = await service.queue_figures(session)
+    paused = await connection_state.paused(session)
     await session.rollback()
+    for name in {*paused, *(c.name for c in sync.connections)}:
+        metrics.CONNECTION_PAUSED.labels(name).set(1 if name in paused else 0)
     for state, count in depth.items():
         metrics.QUEUE_DEPTH.labels(state).set(count)
     metrics.OLDEST_PENDING_AGE.set(oldest)

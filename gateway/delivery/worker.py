@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.adapter.errors import AdapterError, PermanentError, RetryableError
@@ -29,8 +29,9 @@ from gateway.connection.service import Connection, Connections
 from gateway.database.base import utcnow
 from gateway.delivery import claim as claims
 from gateway.delivery import metrics
+from gateway.delivery.pause import resume_when_healthy
 from gateway.delivery.render import render_deliveries
-from gateway.delivery.results import record_failure, record_success
+from gateway.delivery.results import record_failure, record_success, record_unwritable
 from gateway.sync.outbox import NOTIFY_CHANNEL
 
 log = logging.getLogger("gateway.worker")
@@ -38,6 +39,7 @@ DRAIN_SECONDS = 10.0
 MAX_PAUSE_SECONDS = 5.0
 LISTEN_RETRY_SECONDS = 1.0
 DATABASE_DOWN = (SQLAlchemyError, OSError, TimeoutError, asyncpg.PostgresError)
+DISCONNECTED = (OperationalError, InterfaceError, OSError, TimeoutError)
 Stage = Callable[[AsyncSession], Awaitable[bool]]
 
 
@@ -54,6 +56,7 @@ class Worker:
         lease_seconds: float = 60.0,
         poll_interval: float = 1.0,
         max_attempts: int = 12,
+        pause_check_seconds: float = 60.0,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.read_sessionmaker = read_sessionmaker  # set where reads have their own engine
@@ -64,6 +67,7 @@ class Worker:
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
         self.max_attempts = max_attempts
+        self.pause_check_seconds = pause_check_seconds
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._results: asyncio.Queue[Stage] = asyncio.Queue()
@@ -80,6 +84,7 @@ class Worker:
         log.info("worker started", extra={"worker": self.name, "concurrency": self.concurrency})
         await self._listen()
         self._start_flusher()
+        checker = asyncio.create_task(self._check_paused(stop))
         failures = 0
         try:
             while not stop.is_set():
@@ -99,10 +104,23 @@ class Worker:
                 if not claimed:
                     await self._idle(stop, wait_seconds=await self._keep_listening())
         finally:
+            checker.cancel()
             await self._drain()
             await self._stop_flusher()
             await self._unlisten()
             log.info("worker stopped", extra={"worker": self.name})
+
+    async def _check_paused(self, stop: asyncio.Event) -> None:
+        """Resume paused connections whose check passes again (one instance per period)."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.pause_check_seconds)
+            try:
+                every = self.pause_check_seconds
+                if await resume_when_healthy(self.sessionmaker, self.connections, every=every):
+                    self.wake()
+            except DATABASE_DOWN:
+                log.warning("checking paused connections failed", exc_info=True)
 
     async def run_until_idle(self, limit_seconds: float = 30.0) -> None:
         """Deliver everything due now and return (for tests and one-shot runs)."""
@@ -144,17 +162,48 @@ class Worker:
             while not self._results.empty():
                 batch.append(self._results.get_nowait())
             try:
-                async with self.sessionmaker() as session:
-                    with session.no_autoflush:  # new rows go in at commit, many per INSERT
-                        for stage in batch:
-                            await stage(session)
-                    await session.commit()
-            except Exception:  # leases expire and the rows are delivered again, same keys
-                log.exception("writing delivery results failed", extra={"results": len(batch)})
+                await self._write(batch)
             finally:
                 for _ in batch:
                     self._results.task_done()
                 self._wake.set()
+
+    async def _write(self, batch: list[Stage]) -> None:
+        try:
+            async with self.sessionmaker() as session:
+                with session.no_autoflush:  # new rows go in at commit, many per INSERT
+                    for stage in batch:
+                        await stage(session)
+                await session.commit()
+        except DISCONNECTED:  # the leases expire and the rows are delivered again, same keys
+            log.warning("writing delivery results failed: database unreachable", exc_info=True)
+        except Exception:  # one result the database refuses must not take the others along
+            log.exception("writing delivery results failed; writing them one by one")
+            for stage in batch:
+                await self._write_alone(stage)
+
+    async def _write_alone(self, stage: Stage) -> None:
+        """Write one result; one that cannot be stored becomes a dead letter saying so, or it
+        would be pushed again every time its lease ran out."""
+        try:
+            async with self.sessionmaker() as session:
+                await stage(session)
+                await session.commit()
+            return
+        except DISCONNECTED:
+            return
+        except Exception as exc:
+            log.exception("a delivery result cannot be stored")
+            why = type(exc).__name__
+        claim: claims.Claim = stage.keywords["claim"]  # type: ignore[attr-defined]
+        try:
+            async with self.sessionmaker() as session:
+                await record_unwritable(session, claim, worker=self.name, why=why)
+                await session.commit()
+        except Exception:
+            log.exception(
+                "could not even mark a delivery unwritable", extra={"id": claim.outbox_id}
+            )
 
     async def _claim_some(self) -> int:
         """Claim and render a batch; with deliveries in flight, wait until a quarter is free."""

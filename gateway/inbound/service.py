@@ -23,6 +23,7 @@ from gateway.adapter.models import (
     AskSubmitter,
     Command,
     CreateTicket,
+    InboundEvent,
     Reassign,
     SetStatus,
     Solve,
@@ -47,14 +48,6 @@ from gateway.ticket.tables import LinkRow, TicketRow
 NEVER_OVERWRITTEN_BY_SOLVE = frozenset({Status.VERIFIED, Status.CLOSED})
 ORIGIN_MAY = frozenset({"comment", "status", "update"})
 APPLIED, IGNORED, DUPLICATE, REJECTED = "applied", "ignored", "duplicate", "rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class InboundEvent:
-    """One change a remote reports, however it arrived; its id is the remote's, or derived."""
-
-    event_id: str
-    commands: list[Command]
 
 
 @dataclass

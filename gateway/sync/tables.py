@@ -14,6 +14,8 @@ PENDING = "pending"
 IN_FLIGHT = "in_flight"
 DONE = "done"
 DEAD = "dead"
+DISCARDED = "discarded"  # a dead letter an operator gave up on, with the reason
+SETTLED = (DONE, DISCARDED)  # nothing more will be sent for these
 
 
 class OutboxRow(Base):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.models import Caller
@@ -77,6 +77,7 @@ class TicketFilter:
     support_unit: str | None = None
     updated_since: datetime | None = None
     text: str | None = None
+    link: tuple[str, str] | None = None  # (connection, external id)
 
 
 async def resolve_units(
@@ -255,6 +256,25 @@ async def add_entry(
     return journal
 
 
+async def note(
+    session: AsyncSession, *, ticket_id: int, action: str, actor: Actor, diff: dict[str, Any]
+) -> None:
+    """Something that happened to the ticket's deliveries, kept in its history; the ticket itself
+    (and so its version) does not change, and nobody is told."""
+    version = await session.scalar(select(TicketRow.version).where(TicketRow.id == ticket_id))
+    session.add(
+        TicketChangeRow(
+            ticket_id=ticket_id,
+            version=version or 0,
+            action=action,
+            actor=actor.name,
+            source=actor.source,
+            changes=diff,
+            at=utcnow(),
+        )
+    )
+
+
 def _set(row: TicketRow, field: str, value: Any, diff: dict[str, Any]) -> None:
     old = getattr(row, field)
     if old != value:
@@ -337,6 +357,17 @@ async def _conditions(session: AsyncSession, filters: TicketFilter) -> list[Colu
         since = filters.updated_since
         conditions.append(
             TicketRow.updated_at >= (since if since.tzinfo else since.replace(tzinfo=UTC))
+        )
+    if filters.link is not None:
+        connection, external_id = filters.link
+        conditions.append(
+            exists(
+                select(LinkRow.id).where(
+                    LinkRow.ticket_id == TicketRow.id,
+                    LinkRow.connection == connection,
+                    LinkRow.external_id == external_id,
+                )
+            )
         )
     if filters.text:
         pattern = (

@@ -199,11 +199,23 @@ async def list_tickets(
     cursor: Annotated[
         str | None, Query(max_length=64, description="`next_cursor` of the previous page")
     ] = None,
+    link: Annotated[
+        str | None,
+        Query(
+            max_length=320,
+            pattern=r"^[^:]{1,64}:.{1,255}$",
+            description="`<connection>:<external id>`: the ticket linked to that remote ticket",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TicketPage:
     """Tickets this caller may see, filtered, in hub-id order, one page at a time."""
     filters = service.TicketFilter(
-        status=status_ or (), support_unit=support_unit, updated_since=updated_since, text=q
+        status=status_ or (),
+        support_unit=support_unit,
+        updated_since=updated_since,
+        text=q,
+        link=tuple(link.split(":", 1)) if link else None,  # type: ignore[arg-type]
     )
     rows, next_cursor = await service.list_tickets(
         session, caller=caller, filters=filters, cursor=cursor, limit=limit

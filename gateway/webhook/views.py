@@ -13,12 +13,12 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel
 
 from gateway.adapter.errors import InboundRejected
-from gateway.adapter.models import InboundRequest
+from gateway.adapter.models import InboundEvent, InboundRequest
 from gateway.api.deps import Config, Session, Sync
 from gateway.delivery import metrics
 from gateway.errors import GatewayError
 from gateway.inbound import signatures
-from gateway.inbound.service import InboundEvent, receive
+from gateway.inbound.service import receive
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 

@@ -15,6 +15,7 @@ from gateway.adapter.models import (
     Command,
     Delivery,
     InboundRequest,
+    PollResult,
     PushResult,
     RemoteRef,
 )
@@ -31,6 +32,10 @@ class Remote:
     failures: list[AdapterError] = field(default_factory=list)
     fail_always_for: set[int] = field(default_factory=set)
     create_then_fail: bool = False
+    check_ok: bool = True
+    remote_id_for: dict[int, str] = field(default_factory=dict)  # answer with this remote id
+    polls: list[PollResult | AdapterError] = field(default_factory=list)  # the next polls' answers
+    polled_from: list[dict[str, Any] | None] = field(default_factory=list)  # cursors polled with
 
     def actions(self, ticket_id: int | None = None) -> list[str]:
         return [d.action.value for d in self.received if ticket_id in (None, d.ticket.id)]
@@ -46,9 +51,10 @@ class ScriptedAdapter(Adapter[ScriptedConfig]):
     kind: ClassVar[str] = "scripted"
     config_model: ClassVar[type[AdapterConfig]] = ScriptedConfig
 
-    def __init__(self, *, name: str, remote: Remote | None = None) -> None:
+    def __init__(self, *, name: str, remote: Remote | None = None, pollable: bool = False) -> None:
         super().__init__(name=name, config=ScriptedConfig())
         self.remote = remote or Remote()
+        self.pollable = pollable
 
     async def _handle(self, delivery: Delivery) -> PushResult:
         exchange = Exchange(
@@ -65,7 +71,8 @@ class ScriptedAdapter(Adapter[ScriptedConfig]):
             if found is not None:
                 return PushResult(found, exchange)
         self.remote.received.append(delivery)
-        remote_id = self.remote.tickets.setdefault(delivery.ticket.id, f"R{delivery.ticket.id}")
+        default = self.remote.remote_id_for.get(delivery.ticket.id, f"R{delivery.ticket.id}")
+        remote_id = self.remote.tickets.setdefault(delivery.ticket.id, default)
         if delivery.action == "create" and self.remote.create_then_fail:
             self.remote.create_then_fail = False
             from gateway.adapter.errors import RetryableError
@@ -92,4 +99,14 @@ class ScriptedAdapter(Adapter[ScriptedConfig]):
         return request.headers.get("x-event-id")
 
     async def check(self) -> CheckResult:
-        return CheckResult(True, "in memory")
+        return CheckResult(self.remote.check_ok, "in memory")
+
+    def can_poll(self) -> bool:
+        return self.pollable
+
+    async def poll(self, cursor: dict[str, Any] | None) -> PollResult:
+        self.remote.polled_from.append(cursor)
+        answer = self.remote.polls.pop(0) if self.remote.polls else PollResult([], cursor or {})
+        if isinstance(answer, AdapterError):
+            raise answer
+        return answer
