@@ -271,8 +271,11 @@ def translate(
     connection: Annotated[str, typer.Argument(help="The connection whose adapter translates.")],
     payload: Annotated[Path, typer.Argument(help="A sample inbound payload (JSON file).")],
     config: ConfigOption = None,
+    header: Annotated[
+        list[str], typer.Option(help="A header the payload came with, `Name: value`.")
+    ] = [],  # noqa: B006 (typer reads the default)
 ) -> None:
-    """Show the canonical commands a sample inbound payload becomes, without applying them."""
+    """Show the events (ids and canonical commands) a sample payload becomes, applying nothing."""
     from gateway.adapter.models import InboundRequest
 
     settings, gateway_config = _load(config)
@@ -280,14 +283,54 @@ def translate(
     if target is None:
         typer.echo(f"error: no connection named '{connection}'", err=True)
         raise typer.Exit(2)
+    headers = dict(h.split(":", 1) for h in header)
     try:
-        commands = target.adapter.translate_inbound(
-            InboundRequest(headers={}, body=payload.read_bytes())
+        events = target.adapter.translate_inbound(
+            InboundRequest(
+                headers={k.strip().lower(): v.strip() for k, v in headers.items()},
+                body=payload.read_bytes(),
+            )
         )
     except GatewayError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(json.dumps([c.model_dump(mode="json") for c in commands], indent=2))
+    shown = [
+        {"event_id": e.event_id, "commands": [c.model_dump(mode="json") for c in e.commands]}
+        for e in events
+    ]
+    typer.echo(json.dumps(shown, indent=2))
+
+
+@app.command("upgrade-mapping")
+def upgrade_mapping(
+    path: Annotated[Path, typer.Argument(help="A version 1 mapping file of the rest adapter.")],
+    write: Annotated[bool, typer.Option(help="Replace the file (else print the result).")] = False,
+) -> None:
+    """Upgrade a version 1 REST mapping file to version 2 (version 1 files also load as they
+    are; this writes the upgraded form out to edit further)."""
+    import yaml
+
+    from adapters.rest.mapping import load_mapping
+    from adapters.rest.upgrade import upgrade_v1
+    from gateway.adapter.errors import AdapterConfigError
+
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict) or raw.get("version") != 1:
+        typer.echo(f"error: {path} is not a version 1 mapping", err=True)
+        raise typer.Exit(2)
+    text = yaml.safe_dump(upgrade_v1(raw), sort_keys=False, allow_unicode=True, width=100)
+    if not write:
+        typer.echo(text)
+        return
+    backup = path.with_name(path.name + ".v1")
+    backup.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    try:
+        load_mapping(path)
+    except AdapterConfigError as exc:
+        typer.echo(f"upgraded, but: {exc} {exc.problems}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"upgraded {path} (the original is kept as {backup.name})")
 
 
 @app.command("export-openapi")

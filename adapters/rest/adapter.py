@@ -1,35 +1,45 @@
-"""The generic REST adapter: every request and every inbound event is shaped by the mapping file."""
+"""The declarative REST adapter: every request, answer, event and poll is shaped by the mapping.
+
+One adapter serves any remote a mapping file can describe: the reference helpdesk
+(`rest-default.yaml`), Redmine (polled), Znuny (errors inside 200 answers, a token header on
+its events), Jira Data Center and Cloud (transitions read then posted, HMAC-signed webhooks).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, ClassVar
 
-import httpx
 from pydantic import BaseModel
 
 from adapters.rest import inbound
 from adapters.rest.config import RestConfig
-from adapters.rest.mapping import RequestSpec, RestMapping, load_mapping
-from adapters.rest.outbound import context, remote_ref, render_request
-from gateway.adapter import http
+from adapters.rest.mapping import Action, RestMapping, load_mapping
+from adapters.rest.outbound import Speaker, delivery_context, now_iso
+from adapters.rest.poll import poll
+from adapters.rest.templates import Templates
 from gateway.adapter.base import Adapter, AdapterConfig
-from gateway.adapter.errors import AdapterError, Exchange, InboundRejected, PermanentError
+from gateway.adapter.errors import (
+    AdapterError,
+    InboundRejected,
+    InboundUnreadable,
+    PermanentError,
+)
 from gateway.adapter.models import (
     CheckResult,
-    Command,
     Delivery,
+    InboundEvent,
     InboundRequest,
+    PollResult,
     PushResult,
     RemoteRef,
 )
-from gateway.inbound import signatures as standard
-
-DEFAULT_CHECK = RequestSpec(method="GET", path="/")
+from gateway.inbound import signatures
+from gateway.inputs import load_json
 
 
 class RestAdapter(Adapter[RestConfig]):
-    """Any helpdesk with a JSON REST API and Standard Webhooks, described by a mapping file."""
+    """Any remote with a JSON HTTP API, described by a mapping file."""
 
     kind: ClassVar[str] = "rest"
     config_model: ClassVar[type[AdapterConfig]] = RestConfig
@@ -40,30 +50,31 @@ class RestAdapter(Adapter[RestConfig]):
             raise TypeError(f"connection {name}: the rest adapter needs a RestMapping")
         super().__init__(name=name, config=config, mapping=mapping)
         self.rest_mapping = mapping
-        headers = {"Accept": "application/json", "User-Agent": "ticket-gateway"}
-        if config.token is not None:
-            headers["Authorization"] = f"Bearer {config.token.get_secret_value()}"
-        self._client = httpx.AsyncClient(
-            base_url=config.base_url, headers=headers, timeout=config.timeout_seconds
-        )
+        self.templates = Templates(mapping.maps)
+        self.values = config.template_values()
+        self.speaker = Speaker(mapping, config, self.templates)
 
     @classmethod
     def load_mapping(cls, path: Path) -> BaseModel | None:
         return load_mapping(path)
 
+    # --- outbound ---------------------------------------------------------------------------
+
     async def create(self, delivery: Delivery) -> PushResult:
-        """Create remotely; on a retry, first look for the ticket the lost attempt may have made."""
+        """Create remotely; a retry first looks for the ticket the lost attempt may have made."""
         if delivery.attempt > 1:
-            found, exchange = await self._lookup(delivery.ticket.id)
+            found = await self._before_retried_create(delivery)
             if found is not None:
-                return PushResult(found, exchange)
-        spec = self.rest_mapping.outbound.create
-        response, exchange = await self._send(spec, context(delivery), delivery.idempotency_key)
-        remote = remote_ref(spec, exchange.response_body)
+                return found
+        action = self.rest_mapping.outbound.create
+        context, exchange = await self.speaker.run(
+            action, delivery_context(delivery, self.values), key=delivery.idempotency_key
+        )
+        remote = self.speaker.remote_ref(action, context, exchange)
         if remote is None:
             raise PermanentError(
-                f"{spec.method} {spec.path} answered HTTP {response.status_code} without a "
-                f"remote id at {spec.remote_id}",
+                "the create was answered without a remote ticket id where the mapping's "
+                "outbound.create.result says",
                 exchange=exchange,
             )
         return PushResult(remote, exchange)
@@ -78,57 +89,82 @@ class RestAdapter(Adapter[RestConfig]):
         return await self._simple(self.rest_mapping.outbound.solve, delivery)
 
     async def find(self, hub_id: int) -> RemoteRef | None:
-        found, _ = await self._lookup(hub_id)
-        return found
+        action = self.rest_mapping.outbound.find
+        if action is None:
+            return None
+        context = {"hub_id": hub_id, "values": self.values, "now": now_iso()}
+        after, exchange = await self.speaker.run(action, context)
+        return self.speaker.remote_ref(action, after, exchange)
 
     async def check(self) -> CheckResult:
-        """One cheap GET; never raises, the detail says what went wrong."""
-        spec = self.rest_mapping.outbound.check or DEFAULT_CHECK
+        """One cheap request; never raises, the detail says what went wrong."""
+        request = self.rest_mapping.outbound.check
+        if request is None:
+            return CheckResult(True, "the mapping has no check request")
         try:
-            response, _ = await self._send(spec, {}, None)
+            answer = await self.speaker.send(request, {"values": self.values, "now": now_iso()})
         except AdapterError as exc:
             return CheckResult(False, exc.message)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            return CheckResult(False, f"{spec.method} {spec.path}: {type(exc).__name__}: {exc}")
-        return CheckResult(True, f"{spec.method} {spec.path}: HTTP {response.status_code}")
-
-    async def verify_inbound(self, request: InboundRequest) -> None:
-        secrets = [secret.get_secret_value() for secret in self.config.webhook_secrets]
-        if not secrets:
-            raise InboundRejected(f"connection {self.name} has no webhook secret configured")
-        standard.verify(secrets, request.headers, request.body)
-
-    def event_id(self, request: InboundRequest) -> str | None:
-        return inbound.event_id(self.rest_mapping, request.headers, request.body)
-
-    def translate_inbound(self, request: InboundRequest) -> list[Command]:
-        return inbound.translate(self.rest_mapping, request.body)
+        return CheckResult(True, f"{request.method} {request.path}: HTTP {answer.status}")
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self.speaker.aclose()
 
-    async def _lookup(self, hub_id: int) -> tuple[RemoteRef | None, Exchange | None]:
-        """The remote ticket carrying our hub id, via the mapping's `lookup` (if it has one)."""
-        spec = self.rest_mapping.outbound.lookup
-        if spec is None:
-            return None, None
-        _, exchange = await self._send(spec, {"hub_id": hub_id}, None)
-        return remote_ref(spec, exchange.response_body), exchange
+    async def _before_retried_create(self, delivery: Delivery) -> PushResult | None:
+        """A create may have reached the remote although its answer was lost. Look for it; a
+        remote that can neither be searched nor applies keys once cannot be retried blind."""
+        if self.rest_mapping.outbound.find is not None:
+            found = await self.find(delivery.ticket.id)
+            return PushResult(found) if found is not None else None
+        if self.rest_mapping.remote_honours_idempotency:
+            return None
+        raise PermanentError(
+            f"a retried create could make a second ticket at {self.name}: its mapping has no "
+            "outbound.find and the remote does not apply a repeated Idempotency-Key once. Check "
+            f"the remote for hub ticket #{delivery.ticket.id}, then replay or discard this "
+            "delivery"
+        )
 
-    async def _simple(self, spec: RequestSpec, delivery: Delivery) -> PushResult:
-        _, exchange = await self._send(spec, context(delivery), delivery.idempotency_key)
+    async def _simple(self, action: Action, delivery: Delivery) -> PushResult:
+        _, exchange = await self.speaker.run(
+            action, delivery_context(delivery, self.values), key=delivery.idempotency_key
+        )
         return PushResult(delivery.remote, exchange)
 
-    async def _send(
-        self, spec: RequestSpec, values: dict[str, Any], idempotency_key: str | None
-    ) -> tuple[httpx.Response, Exchange]:
-        """Render and send one request; a delivery's requests carry its Idempotency-Key.
+    # --- inbound ----------------------------------------------------------------------------
 
-        Reads outside a delivery (look-up, check) carry none: a key reused for a different
-        request is an error at remotes that implement the IETF Idempotency-Key draft.
-        """
-        request = render_request(spec, values, self.rest_mapping.outbound_maps())
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        return await http.call(
-            self._client, request.method, request.path, json_body=request.body, headers=headers
+    async def verify_inbound(self, request: InboundRequest) -> None:
+        verify = self.rest_mapping.inbound.verify
+        secrets = [secret.get_secret_value() for secret in self.config.webhook_secrets]
+        if verify is None or not secrets:
+            raise InboundRejected(f"connection {self.name} does not accept webhooks")
+        headers = request.headers
+        if verify.type == "standard-webhooks":
+            signatures.verify(secrets, headers, request.body)
+        elif verify.type == "hmac-sha256":
+            signatures.verify_hmac_sha256(
+                secrets,
+                headers.get((verify.header or "").lower()),
+                request.body,
+                prefix=verify.prefix,
+                encoding=verify.encoding,
+            )
+        elif verify.type == "token":
+            signatures.verify_token(secrets, headers.get((verify.header or "").lower()))
+        else:
+            signatures.verify_basic(secrets, headers.get("authorization"))
+
+    def translate_inbound(self, request: InboundRequest) -> list[InboundEvent]:
+        try:
+            payload = load_json(request.body)
+        except ValueError as exc:
+            raise InboundUnreadable(f"payload is not JSON: {exc}") from None
+        return inbound.events(
+            self.rest_mapping, self.templates, payload, headers=request.headers, values=self.values
         )
+
+    def can_poll(self) -> bool:
+        return self.rest_mapping.poll is not None
+
+    async def poll(self, cursor: dict[str, Any] | None) -> PollResult:
+        return await poll(self.speaker, self.rest_mapping, self.templates, cursor, self.values)

@@ -1,211 +1,132 @@
-"""Cross-reference rules of a mapping file that its models cannot express.
+"""Cross-checks of a mapping that the models alone cannot make, all reported at once.
 
-Each rule turns a mistake that would otherwise surface as a dead letter or a 422 on some later
-webhook into a start-up error naming the key: placeholders that name nothing, maps that do not
-exist or do not cover every canonical value, inbound fields the command does not have.
+Every template must compile, may read only the names its context provides (a request template
+cannot read `response`, nothing outside auth and headers may read `secrets`), and may use only
+value maps the file defines. Every inbound command names a known kind.
 """
 
 from __future__ import annotations
 
-import types
-import typing
-from dataclasses import fields as dataclass_fields
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Union
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
-from adapters.rest.template import malformed, placeholders
-from gateway.adapter.models import Command, RemoteRef
-from gateway.ticket.enums import Priority, Status
-from gateway.ticket.models import JournalEntry, Ticket
+from adapters.rest.templates import Templates, strings
 
 if TYPE_CHECKING:
-    from adapters.rest.mapping import EventSpec, RequestSpec, ValueMap
+    from adapters.rest.mapping import Request, RestMapping
 
 Problem = dict[str, str]
-
-# What each outbound request may use: `find(hub_id)` knows only the hub id, `check()` nothing.
-ROOTS: dict[str, frozenset[str]] = {
-    "create": frozenset({"ticket", "hub_id", "changes"}),
-    "update": frozenset({"ticket", "remote", "hub_id", "changes"}),
-    "entry": frozenset({"ticket", "entry", "remote", "hub_id", "changes"}),
-    "solve": frozenset({"ticket", "remote", "hub_id", "changes"}),
-    "lookup": frozenset({"hub_id"}),
-    "check": frozenset(),
+MAP_USE = re.compile(r"to_(?:remote|hub)\(\s*['\"]([^'\"]+)['\"]")
+COMMAND_KINDS = {"create", "comment", "question", "solve", "reassign", "status", "update"}
+JINJA_GLOBALS = {
+    "range",
+    "dict",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "namespace",
+    "true",
+    "false",
+    "none",
+    "loop",
+    "True",
+    "False",
+    "None",
 }
-ROOT_MODELS: dict[str, type[BaseModel] | None] = {"ticket": Ticket, "entry": JournalEntry}
-REMOTE_FIELDS = frozenset(f.name for f in dataclass_fields(RemoteRef))
-NEEDS_REMOTE_ID = ("create", "lookup")
-# Maps with these names translate canonical enums, so both sides can be checked.
-CANONICAL: dict[str, type[StrEnum]] = {"status": Status, "priority": Priority}
-# Taken from the inbound section's own pointers, not from an event's fields.
-COMMON_FIELDS = frozenset({"kind", "remote_id", "hub_id", "remote_url"})
+
+REQUEST = {"ticket", "entry", "remote", "hub_id", "changes", "values", "steps", "key", "now"}
+ANSWER = REQUEST | {"response", "status"}
+FIND = {"hub_id", "values", "steps", "now"}
+TOP = {"values", "secrets", "now"}
+JUDGE = {"response", "status", "values"}
+RULE = {"payload", "headers", "values", "now"}
+POLL = {"cursor", "values", "now", "page_size"}
 
 
-def mapping_problems(
-    requests: dict[str, RequestSpec],
-    maps: dict[str, ValueMap],
-    map_names: set[str],
-    events: dict[str, EventSpec],
-) -> list[Problem]:
-    """Every cross-reference problem among the parts given.
-
-    Parts that are malformed on their own are left out by the caller (their shape errors are
-    reported already); `map_names` holds every map name present, valid or not.
-    """
+def mapping_problems(mapping: RestMapping) -> list[Problem]:
+    templates = Templates(mapping.maps)
     problems: list[Problem] = []
-    for action, spec in requests.items():
-        problems += _request_problems(f"outbound.{action}", action, spec, map_names)
-    for name, table in maps.items():
-        problems += _map_problems(f"maps.{name}", name, table)
-    for event, event_spec in events.items():
-        problems += _event_problems(f"inbound.events.{event}", event_spec, map_names)
+    for key, template, allowed in _templates(mapping):
+        for message in templates.compile_all(template):
+            problems.append({"key": key, "message": f"template does not compile: {message}"})
+        extra = templates.names(template) - allowed - JINJA_GLOBALS
+        if extra:
+            names = ", ".join(sorted(extra))
+            problems.append({"key": key, "message": f"template reads {names}, not available here"})
+        for used in {m.group(1) for s in strings(template) for m in MAP_USE.finditer(s)}:
+            if used not in mapping.maps:
+                problems.append({"key": key, "message": f"no map named '{used}' in maps"})
+    for index, rule in enumerate(mapping.inbound.rules):
+        for number, command in enumerate(rule.commands):
+            if command.get("kind") not in COMMAND_KINDS:
+                problems.append(
+                    {
+                        "key": f"inbound.rules[{index}].commands[{number}].kind",
+                        "message": f"must be one of {', '.join(sorted(COMMAND_KINDS))}",
+                    }
+                )
     return problems
 
 
-def _request_problems(key: str, action: str, spec: RequestSpec, maps: set[str]) -> list[Problem]:
-    problems: list[Problem] = []
-    for part in ("path", "body"):
-        template = getattr(spec, part)
-        for text in malformed(template):
-            problems.append(_p(f"{key}.{part}", f"malformed placeholder in '{text}'"))
-        for path, map_name in placeholders(template):
-            reason = _context_problem(action, path)
-            if reason:
-                problems.append(_p(f"{key}.{part}", f"placeholder '{path}': {reason}"))
-            if map_name is not None and map_name not in maps:
-                problems.append(_p(f"{key}.{part}", f"unknown map '{map_name}'"))
-    if not _is_json(spec.body):
-        problems.append(_p(f"{key}.body", "must be JSON (quote dates and other YAML values)"))
-    if action in NEEDS_REMOTE_ID and spec.remote_id is None:
-        what = "created" if action == "create" else "found"
-        problems.append(_p(f"{key}.remote_id", f"required: JSON pointer to the {what} ticket id"))
-    return problems
-
-
-def _context_problem(action: str, path: str) -> str | None:
-    root, *rest = path.split(".")
-    allowed = ROOTS[action]
-    if root not in allowed:
-        known = ", ".join(sorted(allowed)) or "nothing"
-        return f"'{root}' is not available in {action} (available: {known})"
-    if root == "hub_id" and rest:
-        return "hub_id is a number, it has no fields"
-    if root == "remote" and (len(rest) != 1 or rest[0] not in REMOTE_FIELDS):
-        return f"use one of {', '.join(f'remote.{f}' for f in sorted(REMOTE_FIELDS))}"
-    model = ROOT_MODELS.get(root)
-    if model is not None and rest:
-        return _field_path_problem(model, rest)
-    return None
-
-
-def _field_path_problem(model: type[BaseModel], parts: list[str]) -> str | None:
-    name, *rest = parts
-    if name not in model.model_fields:
-        return f"{model.__name__} has no field '{name}'"
-    if not rest:
-        return None
-    inner = _model_in(model.model_fields[name].annotation)
-    if inner is None:
-        return f"{model.__name__}.{name} has no fields"
-    return _field_path_problem(inner, rest)
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The model inside `X`, `X | None` or `Optional[X]`, if any."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if typing.get_origin(annotation) in (Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            found = _model_in(arg)
-            if found is not None:
-                return found
-    return None
-
-
-def _map_problems(key: str, name: str, table: ValueMap) -> list[Problem]:
-    enum = CANONICAL.get(name)
-    if enum is None:
-        return []
-    canonical = {member.value for member in enum}
-    problems = [
-        _p(f"{key}.outbound.{value}", f"not a canonical {name}")
-        for value in table.outbound
-        if value not in canonical
-    ]
-    missing = sorted(canonical - set(table.outbound))
-    if missing:
-        problems.append(_p(f"{key}.outbound", f"no remote value for: {', '.join(missing)}"))
-    problems += [
-        _p(f"{key}.inbound.{remote}", f"'{value}' is not a canonical {name}")
-        for remote, value in table.inbound.items()
-        if value not in canonical
-    ]
-    return problems
-
-
-def _event_problems(key: str, spec: EventSpec, maps: set[str]) -> list[Problem]:
-    model = COMMAND_MODELS[spec.command]
-    problems: list[Problem] = []
-    for section, names in (("fields", spec.fields), ("constants", spec.constants)):
-        for name in names:
-            reason = _command_field_problem(model, name)
-            if reason:
-                problems.append(_p(f"{key}.{section}.{name}", reason))
-    for name, map_name in spec.maps.items():
-        if name not in spec.fields:
-            problems.append(_p(f"{key}.maps.{name}", f"'{name}' is not in fields"))
-        if map_name not in maps:
-            problems.append(_p(f"{key}.maps.{name}", f"unknown map '{map_name}'"))
-    given = set(spec.fields) | set(spec.constants)
-    for required in required_paths(model):
-        if not any(required == g or required.startswith(f"{g}.") for g in given):
-            problems.append(
-                _p(f"{key}.fields", f"command '{spec.command}' needs '{required}' (or a constant)")
-            )
-    return problems
-
-
-def _command_field_problem(model: type[BaseModel], dotted: str) -> str | None:
-    name = dotted.split(".")[0]
-    if name in COMMON_FIELDS:
-        return f"'{name}' comes from the inbound section's pointers, not from an event"
-    return _field_path_problem(model, dotted.split("."))
-
-
-def required_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
-    """Dotted paths of the required leaf fields (nested models expanded)."""
-    out: list[str] = []
-    for name, info in model.model_fields.items():
-        if name in COMMON_FIELDS or not info.is_required():
+def _templates(mapping: RestMapping) -> Iterator[tuple[str, Any, set[str]]]:
+    auth = mapping.auth.model_dump(exclude={"type", "name"}, exclude_none=True)
+    yield "auth", auth, TOP
+    yield "headers", mapping.headers, TOP
+    yield "query", mapping.query, TOP
+    for action_name in ("create", "update", "entry", "solve", "find"):
+        action = getattr(mapping.outbound, action_name)
+        if action is None:
             continue
-        inner = _model_in(info.annotation)
-        path = f"{prefix}{name}"
-        out += required_paths(inner, f"{path}.") if inner is not None else [path]
-    return out
+        before = FIND if action_name == "find" else REQUEST
+        for number, step in enumerate(action.steps):
+            key = f"outbound.{action_name}.steps[{number}]"
+            yield from _request(key, step, before, before | {"response", "status"})
+        if action.result is not None:
+            yield (
+                f"outbound.{action_name}.result",
+                action.result.model_dump(),
+                before
+                | {
+                    "response",
+                    "status",
+                },
+            )
+    if mapping.outbound.check is not None:
+        yield from _request("outbound.check", mapping.outbound.check, {"values", "now"}, JUDGE)
+    responses = mapping.responses
+    judged = {
+        "error_when": responses.error_when,
+        "error_message": responses.error_message,
+        "error_outcome": responses.error_outcome,
+    }
+    yield "responses", {k: v for k, v in judged.items() if isinstance(v, str)}, JUDGE
+    for index, rule in enumerate(mapping.inbound.rules):
+        key = f"inbound.rules[{index}]"
+        yield f"{key}.when", rule.when, RULE | ({rule.as_} if rule.for_each else set())
+        yield f"{key}.for_each", rule.for_each or "", RULE
+        inner = RULE | ({rule.as_} if rule.for_each else set())
+        yield f"{key}.event_id", rule.event_id, inner
+        yield f"{key}.commands", rule.commands, inner
+    if mapping.poll is not None:
+        poll = mapping.poll
+        yield "poll.start", poll.start, {"now", "values"}
+        yield from _request("poll.list", poll.list, POLL, POLL | {"response", "status"})
+        for field in ("items", "key", "version"):
+            yield f"poll.list.{field}", getattr(poll.list, field), POLL | {"response", "item"}
+        if poll.detail is not None:
+            yield from _request(
+                "poll.detail", poll.detail, POLL | {"item"}, POLL | {"item", "response", "status"}
+            )
+            yield "poll.detail.document", poll.detail.document, POLL | {"item", "response"}
 
 
-def _command_models() -> dict[str, type[BaseModel]]:
-    union = typing.get_args(Command)[0]  # Annotated[Union[...], discriminator]
-    models: dict[str, type[BaseModel]] = {}
-    for model in typing.get_args(union):
-        models[str(model.model_fields["kind"].default)] = model
-    return models
-
-
-COMMAND_MODELS = _command_models()
-
-
-def _is_json(value: Any) -> bool:
-    if value is None or isinstance(value, str | int | float | bool):
-        return True
-    if isinstance(value, list):
-        return all(_is_json(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
-    return False
-
-
-def _p(key: str, message: str) -> Problem:
-    return {"key": key, "message": message}
+def _request(
+    key: str, request: Request, before: set[str], after: set[str]
+) -> Iterator[tuple[str, Any, set[str]]]:
+    yield f"{key}.when", request.when, before
+    yield f"{key}.path", request.path, before
+    yield f"{key}.query", request.query, before
+    yield f"{key}.headers", request.headers, before
+    yield f"{key}.body", request.body, before
+    yield f"{key}.save", request.save, after

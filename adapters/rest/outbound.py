@@ -1,29 +1,216 @@
-"""What one outbound request looks like: the template context, the rendered request, the answer.
+"""Speaking to the remote as the mapping says: authenticate, render, send, judge, run actions.
 
-No I/O here; `adapter.py` sends what this renders.
+An action is a list of requests; each may be skipped by its `when` and may `save` values of its
+answer for the ones after it (read the transitions, then post the one named "Done"). Every answer
+is judged by the mapping's status table and, for 2xx answers, its `error_when` (systems that
+answer errors with 200), into the adapter contract's typed errors.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from adapters.rest.mapping import RequestSpec
-from adapters.rest.pointer import get
-from adapters.rest.template import Maps, TemplateError, render
-from gateway.adapter.errors import Exchange, PermanentError
+import httpx
+
+from adapters.rest.config import RestConfig
+from adapters.rest.mapping import Action, Request, RestMapping
+from adapters.rest.templates import MappingTemplateError, Templates
+from gateway.adapter import http
+from gateway.adapter.errors import (
+    RETRYABLE_STATUS,
+    AdapterError,
+    AuthenticationError,
+    Exchange,
+    PermanentError,
+    RetryableError,
+    parse_retry_after,
+)
 from gateway.adapter.models import Delivery, RemoteRef
+
+ERRORS: dict[str, type[AdapterError]] = {
+    "retry": RetryableError,
+    "dead": PermanentError,
+    "pause": AuthenticationError,
+}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def default_outcome(status: int) -> str:
+    if status < 400:
+        return "ok"
+    if status in (401, 403):
+        return "pause"
+    if status in RETRYABLE_STATUS or status >= 500:
+        return "retry"
+    return "dead"
 
 
 @dataclass(frozen=True, slots=True)
-class Rendered:
-    method: str
-    path: str
+class Answer:
+    """One request's answer: its status, its JSON body (or text), and its record."""
+
+    status: int
     body: Any
+    exchange: Exchange
 
 
-def context(delivery: Delivery) -> dict[str, Any]:
-    """What placeholders can name: the public ticket as it is now, the entry, the remote ref."""
+class Speaker:
+    """The HTTP side of one connection: its client, its auth, the mapping's requests."""
+
+    def __init__(self, mapping: RestMapping, config: RestConfig, templates: Templates) -> None:
+        self.mapping = mapping
+        self.templates = templates
+        self.values = config.template_values()
+        top = {"values": self.values, "secrets": config.secret_values(), "now": now_iso()}
+        headers = {"Accept": "application/json", "User-Agent": "ticket-gateway"}
+        self.params: dict[str, Any] = {}
+        self.secret_params: set[str] = set()
+        auth = mapping.auth
+        auth_header: httpx.Auth | None = None
+        try:
+            token = templates.text(auth.token, top) if auth.type == "bearer" and auth.token else ""
+            if token:  # an upgraded version 1 mapping with no token sends none, as before
+                headers["Authorization"] = f"Bearer {token}"
+            elif auth.type == "basic" and auth.username and auth.password:
+                auth_header = httpx.BasicAuth(
+                    templates.text(auth.username, top), templates.text(auth.password, top)
+                )
+            elif auth.type == "header" and auth.name and auth.value:
+                headers[auth.name] = templates.text(auth.value, top)
+            elif auth.type == "query" and auth.name and auth.value:
+                self.params[auth.name] = templates.text(auth.value, top)
+                self.secret_params.add(auth.name)
+            headers.update({k: templates.text(v, top) for k, v in mapping.headers.items()})
+            self.params.update(templates.render(mapping.query, top))
+        except MappingTemplateError as exc:
+            raise ValueError(f"the mapping's auth or headers cannot be rendered: {exc}") from None
+        self.client = httpx.AsyncClient(
+            base_url=config.base_url,
+            headers=headers,
+            auth=auth_header,
+            timeout=config.timeout_seconds,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def send(
+        self, request: Request, context: dict[str, Any], *, key: str | None = None
+    ) -> Answer:
+        """Render one request, send it, judge the answer; raise the contract's typed errors."""
+        try:
+            path = self.templates.path(request.path, context)
+            params = {
+                name: value
+                for name, value in self.templates.render(request.query, context).items()
+                if value is not None
+            }
+            headers = {n: self.templates.text(v, context) for n, v in request.headers.items()}
+            body = self.templates.render(request.body, context)
+        except MappingTemplateError as exc:  # retrying cannot change the mapping: dead letter
+            raise PermanentError(
+                f"mapping cannot render {request.method} {request.path}: {exc}",
+                exchange=Exchange(request.method, request.path),
+            ) from None
+        if key is not None and self.mapping.idempotency_header:
+            headers[self.mapping.idempotency_header] = key
+        response, exchange = await http.call(
+            self.client,
+            request.method,
+            path,
+            json_body=body,
+            headers=headers or None,
+            params={**self.params, **params},
+            secret_params=self.secret_params,
+            judge=self._judge,
+        )
+        return Answer(response.status_code, exchange.response_body, exchange)
+
+    async def run(
+        self, action: Action, context: dict[str, Any], *, key: str | None = None
+    ) -> tuple[dict[str, Any], Exchange | None]:
+        """Every request of the action in order; the context after the last, and its record."""
+        steps: dict[str, Any] = {}
+        current = {**context, "steps": steps}
+        exchange = None
+        for request in action.steps:
+            if not self._test(request.when, current, request):
+                continue
+            answer = await self.send(request, current, key=key)
+            exchange = answer.exchange
+            current = {**current, "response": answer.body, "status": answer.status}
+            for name, template in request.save.items():
+                steps[name] = self._render(template, current, request, answer.exchange)
+        return current, exchange
+
+    def remote_ref(
+        self, action: Action, context: dict[str, Any], exchange: Exchange | None
+    ) -> RemoteRef | None:
+        """The remote ticket an action's answers name, if any."""
+        if action.result is None:
+            return None
+        remote_id = self._render(action.result.remote_id, context, action.steps[-1], exchange)
+        if remote_id in (None, "") or isinstance(remote_id, bool | dict | list):
+            return None
+        url = None
+        if action.result.remote_url is not None:
+            url = self._render(action.result.remote_url, context, action.steps[-1], exchange)
+        return RemoteRef(str(remote_id), str(url) if url else None)
+
+    def _judge(self, response: httpx.Response, exchange: Exchange) -> AdapterError | None:
+        responses = self.mapping.responses
+        outcome = responses.outcomes.get(str(response.status_code)) or default_outcome(
+            response.status_code
+        )
+        message = f"{exchange.method} {exchange.url}: HTTP {response.status_code}"
+        if outcome == "ok" and responses.error_when is not None:
+            context = {
+                "response": exchange.response_body,
+                "status": response.status_code,
+                "values": self.values,
+            }
+            try:
+                if self.templates.test(responses.error_when, context):
+                    outcome = "dead"
+                    if responses.error_outcome:
+                        outcome = self.templates.text(responses.error_outcome, context)
+                    if responses.error_message:
+                        message += ": " + self.templates.text(responses.error_message, context)
+            except MappingTemplateError as exc:
+                return PermanentError(
+                    f"{message}: mapping cannot judge the answer: {exc}", exchange=exchange
+                )
+        if outcome == "ok":
+            return None
+        error = ERRORS.get(outcome, PermanentError)
+        if error is RetryableError:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            return RetryableError(message, exchange=exchange, retry_after=retry_after)
+        return error(message, exchange=exchange)
+
+    def _test(self, condition: str | bool, context: dict[str, Any], request: Request) -> bool:
+        return bool(self._render(condition, context, request, None))
+
+    def _render(
+        self, template: Any, context: dict[str, Any], request: Request, exchange: Exchange | None
+    ) -> Any:
+        try:
+            return self.templates.render(template, context)
+        except MappingTemplateError as exc:
+            raise PermanentError(
+                f"mapping cannot read the answer of {request.method} {request.path}: {exc}",
+                exchange=exchange or Exchange(request.method, request.path),
+            ) from None
+
+
+def delivery_context(delivery: Delivery, values: dict[str, Any]) -> dict[str, Any]:
+    """What an outbound template can name: the public ticket as it is now, the entry, the
+    remote ticket, the changes that caused the delivery, the connection's values."""
     remote = delivery.remote
     return {
         "ticket": delivery.ticket.model_dump(mode="json"),
@@ -33,28 +220,7 @@ def context(delivery: Delivery) -> dict[str, Any]:
         else None,
         "hub_id": delivery.ticket.id,
         "changes": delivery.changes,
+        "values": values,
+        "key": delivery.idempotency_key,
+        "now": now_iso(),
     }
-
-
-def render_request(spec: RequestSpec, values: dict[str, Any], maps: Maps) -> Rendered:
-    """Fill path and body; a ticket the mapping cannot express is a permanent error."""
-    try:
-        path = render(spec.path, values, maps, in_url=True)
-        body = render(spec.body, values, maps)
-    except TemplateError as exc:  # retrying cannot change the mapping: dead letter, loudly
-        raise PermanentError(
-            f"mapping cannot render {spec.method} {spec.path}: {exc}",
-            exchange=Exchange(spec.method, spec.path),
-        ) from None
-    return Rendered(spec.method, str(path), body)
-
-
-def remote_ref(spec: RequestSpec, response_body: Any) -> RemoteRef | None:
-    """The remote ticket named in a create or look-up response, if the pointer finds an id."""
-    if spec.remote_id is None:
-        return None
-    remote_id = get(response_body, spec.remote_id)
-    if not isinstance(remote_id, str | int) or isinstance(remote_id, bool) or remote_id == "":
-        return None
-    url = get(response_body, spec.remote_url)
-    return RemoteRef(str(remote_id), url if isinstance(url, str) else None)

@@ -12,8 +12,8 @@ from gateway.adapter.errors import InboundRejected, PermanentError
 from gateway.adapter.models import (
     Action,
     CheckResult,
-    Command,
     Delivery,
+    InboundEvent,
     InboundRequest,
     PollResult,
     PushResult,
@@ -91,13 +91,10 @@ class Adapter(ABC, Generic[ConfigT]):
         """Raise `InboundRejected` unless the request is authentic. Default: refuse everything."""
         raise InboundRejected(f"connection {self.name} does not accept inbound requests")
 
-    def translate_inbound(self, request: InboundRequest) -> list[Command]:
-        """Canonical commands for an authentic inbound payload (no I/O, no side effects)."""
+    def translate_inbound(self, request: InboundRequest) -> list[InboundEvent]:
+        """The events in an authentic inbound payload, each with the id that makes it apply
+        once (no I/O, no side effects)."""
         return []
-
-    def event_id(self, request: InboundRequest) -> str | None:
-        """The remote's id for this event, used to apply each event once."""
-        return None
 
     def can_poll(self) -> bool:
         """Whether changes can be read from the remote (for remotes without webhooks)."""

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from tenacity import (
@@ -33,6 +35,9 @@ SAFE_TO_RETRY = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 KEPT_RESPONSE_HEADERS = ("retry-after", "content-type", "location", "x-request-id")
 
 
+Judge = Callable[[httpx.Response, Exchange], AdapterError | None]
+
+
 async def call(
     client: httpx.AsyncClient,
     method: str,
@@ -40,12 +45,21 @@ async def call(
     *,
     json_body: Any = None,
     headers: dict[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    secret_params: Collection[str] = (),
+    judge: Judge | None = None,
     in_call_attempts: int = 3,
 ) -> tuple[httpx.Response, Exchange]:
-    """Send one request; return the response and its record, or raise a classified AdapterError."""
+    """Send one request; return the response and its record, or raise a classified AdapterError.
+
+    `judge` decides what an answer means (default: by status); the record shows `secret_params`
+    (a token in the query string) as `***`.
+    """
+    shown = _shown_url(url, params, secret_params)
+    send = {"json": json_body, "headers": headers, "params": params}
     try:
         try:  # the first try outside tenacity: building its retry state costs on every call
-            response = await client.request(method, url, json=json_body, headers=headers)
+            response = await client.request(method, url, **send)
         except SAFE_TO_RETRY:
             if in_call_attempts <= 1:
                 raise
@@ -57,22 +71,34 @@ async def call(
                 reraise=True,
             ):
                 with attempt:
-                    response = await client.request(method, url, json=json_body, headers=headers)
+                    response = await client.request(method, url, **send)
     except httpx.TimeoutException as exc:
         raise RetryableError(
-            f"{method} {url}: timed out ({type(exc).__name__})",
-            exchange=Exchange(method, url, json_body),
+            f"{method} {shown}: timed out ({type(exc).__name__})",
+            exchange=Exchange(method, shown, json_body),
         ) from None
     except httpx.TransportError as exc:
         raise RetryableError(
-            f"{method} {url}: {type(exc).__name__}: {exc}",
-            exchange=Exchange(method, url, json_body),
+            f"{method} {shown}: {type(exc).__name__}",
+            exchange=Exchange(method, shown, json_body),
         ) from None
-    exchange = record(method, url, json_body, response)
+    exchange = record(method, shown, json_body, response)
+    if judge is not None:
+        failure = judge(response, exchange)
+        if failure is not None:
+            raise failure
+        return response, exchange
     error = error_for_status(response.status_code)
     if error is not None:
-        raise _error(error, method, url, response, exchange)
+        raise status_error(error, method, shown, response, exchange)
     return response, exchange
+
+
+def _shown_url(url: str, params: Mapping[str, Any] | None, secret: Collection[str]) -> str:
+    if not params:
+        return url
+    shown = {k: ("***" if k in secret else v) for k, v in params.items()}
+    return f"{url}?{urlencode(shown, doseq=True)}"
 
 
 async def _pause_before_first_retry(state: RetryCallState) -> None:
@@ -80,7 +106,7 @@ async def _pause_before_first_retry(state: RetryCallState) -> None:
         await asyncio.sleep(FIRST_RETRY_PAUSE)
 
 
-def _error(
+def status_error(
     error: type[AdapterError], method: str, url: str, response: httpx.Response, exchange: Exchange
 ) -> AdapterError:
     message = f"{method} {url}: HTTP {response.status_code}"

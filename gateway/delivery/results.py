@@ -63,10 +63,11 @@ async def record_success(
         return await _lease_lost(session, claim, worker)
     if delivery.action == Action.CREATE and result.remote is not None:
         await _keep_link(session, claim, result)
-    if delivery.action == Action.ENTRY and delivery.entry is not None:
+    written = _written_text(delivery)
+    if written is not None:  # what we wrote may come back as the remote's own comment: an echo
         remote = result.remote or delivery.remote
         remote_id = remote.remote_id if remote else None
-        fingerprint = entry_fingerprint(claim.connection, remote_id, delivery.entry.body)
+        fingerprint = entry_fingerprint(claim.connection, remote_id, written)
         session.add(EchoRow(connection=claim.connection, fingerprint=fingerprint))
     _attempt(session, claim, worker, started, "delivered", None, exchange)
     if commit:
@@ -189,6 +190,15 @@ async def record_unwritable(session: AsyncSession, claim: Claim, *, worker: str,
     metrics.DELIVERIES.labels(claim.connection, "unwritable").inc()
     log.error("delivery result unwritable", extra={"outbox_id": claim.outbox_id, "why": why})
     return True
+
+
+def _written_text(delivery: Delivery) -> str | None:
+    """The text a delivery wrote at the remote as a comment: an entry, or a solution."""
+    if delivery.action == Action.ENTRY and delivery.entry is not None:
+        return delivery.entry.body
+    if delivery.action == Action.SOLVE and delivery.ticket.solution:
+        return delivery.ticket.solution
+    return None
 
 
 async def _lease_lost(session: AsyncSession, claim: Claim, worker: str) -> bool:

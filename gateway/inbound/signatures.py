@@ -1,6 +1,10 @@
-"""Standard Webhooks signatures (https://www.standardwebhooks.com/): HMAC-SHA256 over
+"""How inbound webhooks prove their origin.
+
+Standard Webhooks (https://www.standardwebhooks.com/): HMAC-SHA256 over
 `{webhook-id}.{webhook-timestamp}.{body}`, base64 in `webhook-signature` as `v1,<sig>`, several
 space-separated signatures allowed (secret rotation), timestamps within 5 minutes either way.
+Also a body HMAC in one header (Jira, GitHub style), a shared token header and HTTP Basic, for
+systems that cannot sign the Standard way. Every comparison is constant-time.
 """
 
 from __future__ import annotations
@@ -58,3 +62,44 @@ def verify(
         if any(hmac.compare_digest(expected, candidate) for candidate in offered):
             return msg_id
     raise InboundRejected("no webhook-signature matches a configured secret")
+
+
+def verify_hmac_sha256(
+    secrets: Iterable[str],
+    signature: str | None,
+    body: bytes,
+    *,
+    prefix: str = "",
+    encoding: str = "hex",
+) -> None:
+    """A body signed with HMAC-SHA256 in one header, e.g. Jira's `X-Hub-Signature: sha256=<hex>`."""
+    if not signature or not signature.startswith(prefix):
+        raise InboundRejected("missing or malformed signature header")
+    offered = signature.removeprefix(prefix).strip()
+    for secret in secrets:
+        digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+        expected = digest.hex() if encoding == "hex" else base64.b64encode(digest).decode()
+        if hmac.compare_digest(expected.lower() if encoding == "hex" else expected, offered):
+            return
+    raise InboundRejected("the signature does not match a configured secret")
+
+
+def verify_token(secrets: Iterable[str], presented: str | None) -> None:
+    """A shared secret sent as is in a header (systems that cannot sign, e.g. Znuny's requester
+    with an additional header); only safe over HTTPS."""
+    if not presented:
+        raise InboundRejected("missing token header")
+    if not any(hmac.compare_digest(secret.encode(), presented.encode()) for secret in secrets):
+        raise InboundRejected("the token does not match a configured secret")
+
+
+def verify_basic(secrets: Iterable[str], authorization: str | None) -> None:
+    """HTTP Basic credentials, each secret written `user:password`."""
+    if not authorization or not authorization.lower().startswith("basic "):
+        raise InboundRejected("missing basic credentials")
+    try:
+        presented = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise InboundRejected("malformed basic credentials") from None
+    if not any(hmac.compare_digest(secret.encode(), presented.encode()) for secret in secrets):
+        raise InboundRejected("the credentials do not match")

@@ -6,14 +6,13 @@ sent by the worker.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gateway.adapter.errors import InboundRejected
-from gateway.adapter.models import InboundEvent, InboundRequest
+from gateway.adapter.models import InboundRequest
 from gateway.api.deps import Config, Session, Sync
 from gateway.delivery import metrics
 from gateway.errors import GatewayError
@@ -23,11 +22,17 @@ from gateway.inbound.service import receive
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 
-class InboundResult(BaseModel):
+class EventResult(BaseModel):
     event_id: str
-    duplicate: bool
+    duplicate: bool = Field(description="Seen before: applied the first time, not again")
     applied: list[dict[str, Any]]
-    ignored: list[dict[str, Any]]
+    ignored: list[dict[str, Any]] = Field(description="Each with the reason it was ignored")
+
+
+class InboundResult(BaseModel):
+    """What became of each event the payload carried (none: nothing in it concerns the hub)."""
+
+    events: list[EventResult]
 
 
 @router.post(
@@ -56,24 +61,22 @@ async def receive_webhook(
         raise InboundRejected("no webhook-signature matches a configured secret")
     try:
         await target.adapter.verify_inbound(inbound)
-        commands = target.adapter.translate_inbound(inbound)
+        events = target.adapter.translate_inbound(inbound)
     except InboundRejected:
         metrics.INBOUND_EVENTS.labels(connection, "rejected").inc()
         raise
     except GatewayError:
         metrics.INBOUND_EVENTS.labels(connection, "invalid").inc()
         raise
-    event_id = target.adapter.event_id(inbound) or hashlib.sha256(inbound.body).hexdigest()
-    outcome = await receive(
-        session,
-        sync,
-        connection=target,
-        event=InboundEvent(event_id=event_id, commands=commands),
-        config=config,
-    )
-    return InboundResult(
-        event_id=event_id,
-        duplicate=outcome.duplicate,
-        applied=outcome.applied,
-        ignored=outcome.ignored,
-    )
+    results = []
+    for event in events:  # each in its own transaction, applied once by its id
+        outcome = await receive(session, sync, connection=target, event=event, config=config)
+        results.append(
+            EventResult(
+                event_id=event.event_id,
+                duplicate=outcome.duplicate,
+                applied=outcome.applied,
+                ignored=outcome.ignored,
+            )
+        )
+    return InboundResult(events=results)

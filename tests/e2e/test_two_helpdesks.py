@@ -105,7 +105,7 @@ def test_submitted_routed_solved_and_origin_told_only_then(helpdesks, gateway) -
                 },
             )
             assert created.status_code == 202, created.text
-            hub_id = created.json()["applied"][0]["ticket_id"]
+            hub_id = created.json()["events"][0]["applied"][0]["ticket_id"]
 
             await asyncio.to_thread(wait_until, lambda: len(dmsu.tickets) == 1)
             [remote] = dmsu.tickets.values()
@@ -149,7 +149,7 @@ def test_submitted_routed_solved_and_origin_told_only_then(helpdesks, gateway) -
                     "solution": "CA bundle updated.",
                 },
             )
-            assert solved.json()["applied"] == [{"kind": "solve", "ticket_id": hub_id}]
+            assert solved.json()["events"][0]["applied"] == [{"kind": "solve", "ticket_id": hub_id}]
             await asyncio.to_thread(
                 wait_until, lambda: any(r.path.endswith("/resolve") for r in ngi.received)
             )

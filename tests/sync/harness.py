@@ -14,6 +14,7 @@ from gateway.adapter.models import (
     CheckResult,
     Command,
     Delivery,
+    InboundEvent,
     InboundRequest,
     PollResult,
     PushResult,
@@ -92,11 +93,9 @@ class ScriptedAdapter(Adapter[ScriptedConfig]):
         if request.headers.get("x-test-signature") != "ok":
             raise InboundRejected("bad test signature")
 
-    def translate_inbound(self, request: InboundRequest) -> list[Any]:
-        return COMMANDS.validate_python(json.loads(request.body))
-
-    def event_id(self, request: InboundRequest) -> str | None:
-        return request.headers.get("x-event-id")
+    def translate_inbound(self, request: InboundRequest) -> list[InboundEvent]:
+        commands = COMMANDS.validate_python(json.loads(request.body))
+        return [InboundEvent(request.headers.get("x-event-id", "no-id"), commands)]
 
     async def check(self) -> CheckResult:
         return CheckResult(self.remote.check_ok, "in memory")

@@ -23,7 +23,8 @@ async def submit(client, event_id: str = "e-create", **ticket) -> dict:
         ],
     )
     assert response.status_code == 202, response.text
-    return response.json()
+    [event] = response.json()["events"]
+    return event
 
 
 async def test_webhook_creates_routed_ticket_linked_to_its_origin(
@@ -89,14 +90,14 @@ async def test_close_only_assignee_reports_only_solution_reassignment_question(
             {"kind": "status", "remote_id": "R1", "status": "on hold"},
         ],
     )
-    assert [i["reason"] for i in internal.json()["ignored"]] == [
+    assert [i["reason"] for i in internal.json()["events"][0]["ignored"]] == [
         "close-only: 'comment' is internal traffic of dmsu",
         "close-only: 'status' is internal traffic of dmsu",
     ]
     question = await send_event(
         client, "dmsu", "d-2", [{"kind": "question", "remote_id": "R1", "body": "Which VO?"}]
     )
-    assert question.json()["applied"] == [{"kind": "question", "ticket_id": 1}]
+    assert question.json()["events"][0]["applied"] == [{"kind": "question", "ticket_id": 1}]
     ticket = (await client.get("/api/v1/tickets/1", headers=admin)).json()
     assert ticket["status"] == "waiting for reply"
     assert [e["body"] for e in ticket["journal"]] == ["Which VO?"]
@@ -116,7 +117,7 @@ async def test_solution_updates_origin_only_then(client, admin, worker, remotes)
         "d-9",
         [{"kind": "solve", "remote_id": "R1", "solution": "Renewed the host certificate."}],
     )
-    assert solved.json()["applied"] == [{"kind": "solve", "ticket_id": 1}]
+    assert solved.json()["events"][0]["applied"] == [{"kind": "solve", "ticket_id": 1}]
     await worker.run_until_idle()
     [told] = remotes["ngi"].received
     assert (told.action, told.ticket.status, told.ticket.solution) == (
@@ -138,7 +139,7 @@ async def test_verified_ticket_is_never_overwritten_by_remote_solve(client, admi
     late = await send_event(
         client, "dmsu", "d-3", [{"kind": "solve", "remote_id": "R1", "solution": "b"}]
     )
-    assert "never overwritten" in late.json()["ignored"][0]["reason"]
+    assert "never overwritten" in late.json()["events"][0]["ignored"][0]["reason"]
     ticket = (await client.get("/api/v1/tickets/1", headers=admin)).json()
     assert (ticket["status"], ticket["solution"]) == ("verified", "a")
 
@@ -151,7 +152,7 @@ async def test_submitter_reply_from_origin_resumes_work_and_reaches_assignee(
     reply = await send_event(
         client, "ngi", "n-2", [{"kind": "comment", "remote_id": "NGI-7", "body": "VO is atlas"}]
     )
-    assert reply.json()["applied"]
+    assert reply.json()["events"][0]["applied"]
     ticket = (await client.get("/api/v1/tickets/1", headers=admin)).json()
     assert ticket["status"] == "in progress"
     await worker.run_until_idle()
@@ -170,7 +171,7 @@ async def test_echo_of_our_own_entry_is_dropped(client, admin, worker) -> None:
         "d-echo",
         [{"kind": "question", "remote_id": "R1", "body": "Please send the log"}],
     )
-    assert echo.json()["ignored"][0]["reason"] == "echo of an entry the hub wrote"
+    assert echo.json()["events"][0]["ignored"][0]["reason"] == "echo of an entry the hub wrote"
     ticket = (await client.get("/api/v1/tickets/1", headers=admin)).json()
     assert len(ticket["journal"]) == 1
 
@@ -183,13 +184,13 @@ async def test_reassignment_by_assignee_follows_assignment_rules(
     moved = await send_event(
         client, "dmsu", "d-4", [{"kind": "reassign", "remote_id": "R1", "support_unit": "dCache"}]
     )
-    assert moved.json()["applied"]
+    assert moved.json()["events"][0]["applied"]
     await worker.run_until_idle()
     assert remotes["dcache"].actions() == ["create"]
     stale = await send_event(
         client, "dmsu", "d-5", [{"kind": "solve", "remote_id": "R1", "solution": "x"}]
     )
-    assert "no longer responsible" in stale.json()["ignored"][0]["reason"]
+    assert "no longer responsible" in stale.json()["events"][0]["ignored"][0]["reason"]
 
 
 async def test_domain_error_rejects_whole_event_and_a_fixed_resend_works(client, admin) -> None:
@@ -210,7 +211,7 @@ async def test_domain_error_rejects_whole_event_and_a_fixed_resend_works(client,
     fixed = await send_event(
         client, "ngi", "n-3", [{"kind": "comment", "remote_id": "NGI-7", "body": "first"}]
     )
-    assert fixed.json()["applied"]
+    assert fixed.json()["events"][0]["applied"]
 
 
 @pytest.mark.parametrize("policy", [Policy.MIRROR])

@@ -84,7 +84,7 @@ async def test_lost_answer_then_retry_makes_one_ticket(desk: Helpdesk, rest: Res
 async def test_a_keyed_retry_is_replayed_by_the_helpdesk(desk: Helpdesk) -> None:
     base = default_mapping()
     no_lookup = base.model_copy(
-        update={"outbound": base.outbound.model_copy(update={"lookup": None})}
+        update={"outbound": base.outbound.model_copy(update={"find": None})}
     )
     adapter = make_adapter(no_lookup, base_url=desk.base_url, token=TOKEN, timeout_seconds=0.5)
     desk.delay_next(1, 1.5)
@@ -158,11 +158,11 @@ def receiver(adapter: RestAdapter, seen: list[Command]) -> FastAPI:
         )
         try:
             await adapter.verify_inbound(inbound)
-            commands = adapter.translate_inbound(inbound)
+            events = adapter.translate_inbound(inbound)
         except GatewayError as exc:
             return JSONResponse(exc.body(), status_code=exc.status_code)
-        seen.extend(commands)
-        return JSONResponse({"event_id": adapter.event_id(inbound)}, status_code=202)
+        seen.extend(command for event in events for command in event.commands)
+        return JSONResponse({"events": [e.event_id for e in events]}, status_code=202)
 
     return app
 
@@ -180,7 +180,7 @@ async def test_signed_events_from_the_helpdesk_are_verified_and_translated(
         accepted = await asend_event(url, SECRET, event, msg_id="msg_1")
         forged = await asend_event(url, "whsec_b3RoZXI=", event)
         stale = await asend_event(url, SECRET, event, timestamp=1)
-    assert (accepted.status_code, accepted.json()) == (202, {"event_id": "msg_1"})
+    assert (accepted.status_code, accepted.json()) == (202, {"events": ["msg_1"]})
     assert forged.status_code == stale.status_code == 401
     assert seen == [
         Solve(
@@ -211,8 +211,14 @@ def test_helpdesk_events_translate_with_the_default_mapping() -> None:
     ]
     adapter = make_adapter()
     commands = [
-        adapter.translate_inbound(InboundRequest(headers={}, body=json.dumps(e).encode()))
-        for e in events
+        [
+            command
+            for event in adapter.translate_inbound(
+                InboundRequest(headers={"webhook-id": f"m{n}"}, body=json.dumps(e).encode())
+            )
+            for command in event.commands
+        ]
+        for n, e in enumerate(events)
     ]
     assert [[c.kind for c in found] for found in commands] == [
         ["create"],
