@@ -2,8 +2,8 @@
 
 The cursor is `{"since": <version>, "seen": {<key>: <version>}}`. The list asks for items changed
 at or after `since` (an overlap: a change in the same second as the last poll is not missed); an
-item whose key and version are in `seen` was handled by the previous poll and is skipped without
-a detail request, so a poll that finds nothing new costs one request. Events are applied by id,
+item listed by the previous poll at the same version is skipped without a detail request, so a
+poll that finds nothing new costs one request. Events are applied by id,
 so even an item handled twice changes nothing twice.
 """
 
@@ -69,11 +69,13 @@ async def poll(
 
 
 def _next_cursor(cursor: dict[str, Any], versions: list[tuple[str, str]]) -> dict[str, Any]:
-    """Start the next poll at the newest version seen, remembering the items at exactly it."""
+    """Start the next poll at the newest version seen, remembering every item this poll listed.
+
+    The next list asks from that version on, and a remote may round it down (Redmine lists what
+    changed in the second before it too): whatever it lists again was seen at this version.
+    """
     since = max([cursor["since"], *(v for _, v in versions)])
-    seen = {k: v for k, v in (cursor.get("seen") or {}).items() if v == since}
-    seen.update({k: v for k, v in versions if v == since})
-    return {"since": since, "seen": seen}
+    return {"since": since, "seen": dict(versions)}
 
 
 def _more(

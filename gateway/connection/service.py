@@ -161,7 +161,7 @@ def _resolve(
             problems.append(_p(key, f"environment variable {name} is not set"))
             return None
         return env[name]
-    if secret and isinstance(value, dict):  # named secrets: each one from the environment
+    if isinstance(value, dict):  # named secrets, or values given by the environment
         return {k: _resolve(v, f"{key}.{k}", secret, env, problems) for k, v in value.items()}
     if secret and not isinstance(value, SecretStr):
         problems.append(_p(key, "a secret must come from an environment variable: {env: NAME}"))

@@ -44,3 +44,8 @@ CONNECTION_PAUSED = Gauge(
 POLLS = Counter(
     "gateway_polls_total", "Polls of a connection by result (ok, failed).", ["connection", "result"]
 )
+POLL_REQUESTS = Counter(
+    "gateway_poll_requests_total",
+    "Requests polls made to the remote (an idle poll should make one).",
+    ["connection"],
+)

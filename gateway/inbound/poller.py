@@ -143,6 +143,7 @@ class Poller:
             )
             await session.commit()
         metrics.POLLS.labels(connection.name, "ok").inc()
+        metrics.POLL_REQUESTS.labels(connection.name).inc(result.exchanges)
         log.debug(
             "polled",
             extra={
