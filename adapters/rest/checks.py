@@ -44,6 +44,22 @@ RULE = {"payload", "headers", "values", "now"}
 POLL = {"cursor", "values", "now", "page_size"}
 
 
+def syntax_problems(raw: Any, key: str = "") -> list[Problem]:
+    """Template syntax problems anywhere in raw mapping data (reported with the schema's, when
+    the file does not validate, so one round fixes both)."""
+    templates = Templates({})
+    if isinstance(raw, dict):
+        return [
+            p for k, v in raw.items() for p in syntax_problems(v, f"{key}.{k}" if key else str(k))
+        ]
+    if isinstance(raw, list):
+        return [p for n, v in enumerate(raw) for p in syntax_problems(v, f"{key}[{n}]")]
+    return [
+        {"key": key, "message": f"template does not compile: {message}"}
+        for message in templates.compile_all(raw)
+    ]
+
+
 def mapping_problems(mapping: RestMapping) -> list[Problem]:
     templates = Templates(mapping.maps)
     problems: list[Problem] = []

@@ -15,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from adapters.rest.mapping import RestMapping, Rule
 from adapters.rest.outbound import now_iso
-from adapters.rest.templates import MappingTemplateError, Templates
+from adapters.rest.templates import MappingTemplateError, Templates, without_nulls
 from gateway.adapter.errors import InboundUnreadable
 from gateway.adapter.models import Command, InboundEvent
 from gateway.config.loader import key_path
@@ -65,7 +65,7 @@ def _contexts(
 def _command(
     templates: Templates, template: dict[str, Any], context: dict[str, Any], where: str
 ) -> Command:
-    data = _without_nulls(_render(templates, template, context, where))
+    data = without_nulls(_render(templates, template, context, where))
     try:
         return COMMAND.validate_python(data)
     except ValidationError as exc:
@@ -87,14 +87,6 @@ def _render(templates: Templates, template: Any, context: dict[str, Any], where:
     except MappingTemplateError as exc:
         problem = {"key": where, "message": str(exc)}
         raise InboundUnreadable(f"{where}: {exc}", details=[problem]) from None
-
-
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
 
 
 def _bounded(event_id: str) -> str:

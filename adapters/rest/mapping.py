@@ -3,7 +3,8 @@
 `schemas/mapping-rest.schema.json` is exported from these models and `docs/mappings.md`
 describes every construct with examples a test runs. `load_mapping` resolves `extends` (shared
 parts), upgrades a version 1 file in memory (`gateway upgrade-mapping` writes it out), and reports
-every problem with its key in one go, including template syntax and names a template may not use.
+every problem with its key in one go: the file's shape with every template that does not compile;
+once the shape is right, also names a template may not read and maps it does not define.
 """
 
 from __future__ import annotations
@@ -217,14 +218,17 @@ def parse_mapping(raw: Any, *, source: str = "mapping") -> RestMapping:
     try:
         return RestMapping.model_validate(raw)
     except ValidationError as exc:
+        from adapters.rest.checks import syntax_problems
+
         problems = [
             {"key": key_path(e["loc"]) or "(top level)", "message": e["msg"]} for e in exc.errors()
-        ]
+        ] + syntax_problems(raw)
         raise AdapterConfigError(f"{source} has {len(problems)} problem(s)", problems) from None
 
 
 def _read(path: Path, *, seen: tuple[Path, ...]) -> Any:
     """The file's data with `extends` merged in: the base first, this file's values win."""
+    path = path.resolve()
     if path in seen:
         raise AdapterConfigError(
             f"cannot read mapping {path}", [{"key": "extends", "message": "extends itself"}]

@@ -16,7 +16,7 @@ import httpx
 
 from adapters.rest.config import RestConfig
 from adapters.rest.mapping import Action, Request, RestMapping
-from adapters.rest.templates import MappingTemplateError, Templates
+from adapters.rest.templates import MappingTemplateError, Templates, without_nulls
 from gateway.adapter import http
 from gateway.adapter.errors import (
     RETRYABLE_STATUS,
@@ -41,8 +41,10 @@ def now_iso() -> str:
 
 
 def default_outcome(status: int) -> str:
-    if status < 400:
+    if status < 300:
         return "ok"
+    if status < 400:  # not followed: the request was not applied where it was sent
+        return "dead"
     if status in (401, 403):
         return "pause"
     if status in RETRYABLE_STATUS or status >= 500:
@@ -86,7 +88,7 @@ class Speaker:
                 self.params[auth.name] = templates.text(auth.value, top)
                 self.secret_params.add(auth.name)
             headers.update({k: templates.text(v, top) for k, v in mapping.headers.items()})
-            self.params.update(templates.render(mapping.query, top))
+            self.params.update(without_nulls(templates.render(mapping.query, top)))
         except MappingTemplateError as exc:
             raise ValueError(f"the mapping's auth or headers cannot be rendered: {exc}") from None
         self.client = httpx.AsyncClient(
@@ -111,7 +113,7 @@ class Speaker:
                 if value is not None
             }
             headers = {n: self.templates.text(v, context) for n, v in request.headers.items()}
-            body = self.templates.render(request.body, context)
+            body = without_nulls(self.templates.render(request.body, context))
         except MappingTemplateError as exc:  # retrying cannot change the mapping: dead letter
             raise PermanentError(
                 f"mapping cannot render {request.method} {request.path}: {exc}",
@@ -178,7 +180,8 @@ class Speaker:
                 if self.templates.test(responses.error_when, context):
                     outcome = "dead"
                     if responses.error_outcome:
-                        outcome = self.templates.text(responses.error_outcome, context)
+                        chosen = self.templates.text(responses.error_outcome, context).strip()
+                        outcome = chosen if chosen in ("retry", "pause") else "dead"
                     if responses.error_message:
                         message += ": " + self.templates.text(responses.error_message, context)
             except MappingTemplateError as exc:

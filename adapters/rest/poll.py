@@ -3,16 +3,22 @@
 The cursor is `{"since": <version>, "seen": {<key>: <version>}}`. The list asks for items changed
 at or after `since` (an overlap: a change in the same second as the last poll is not missed); an
 item listed by the previous poll at the same version is skipped without a detail request, so a
-poll that finds nothing new costs one request. Events are applied by id,
-so even an item handled twice changes nothing twice.
+poll that finds nothing new costs one request. Versions are often whole seconds (Redmine's
+`updated_on`): an item changed in the very second the remote answered may change again within
+that second without its version moving, so such an item is remembered only once it is settled,
+older than the answer's own `Date` by a second or more (or than our clock by two, for a remote
+that sends no `Date`); until then it is read again. Events are
+applied by id, so even an item handled twice changes nothing twice.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from adapters.rest import inbound
-from adapters.rest.mapping import Poll, RestMapping
+from adapters.rest.mapping import RestMapping
 from adapters.rest.outbound import Speaker, now_iso
 from adapters.rest.templates import MappingTemplateError, Templates
 from gateway.adapter.errors import PermanentError
@@ -40,6 +46,7 @@ async def poll(
             "poll.list.items is not a list in the answer", exchange=answer.exchange
         )
     seen: dict[str, str] = dict(cursor.get("seen") or {})
+    settled_before = _remote_clock(answer.exchange.response_headers.get("date"))
     versions: list[tuple[str, str]] = []
     found: list[InboundEvent] = []
     requests = 1
@@ -60,31 +67,55 @@ async def poll(
                 {**context, "item": item, "response": detail.body, "status": detail.status},
             )
         found.extend(inbound.events(mapping, templates, document, values=values))
-    return PollResult(
-        found,
-        _next_cursor(cursor, versions),
-        more=_more(spec, items, cursor, versions),
-        exchanges=requests,
-    )
+    after = _next_cursor(cursor, versions, settled_before)
+    full = len(items) >= spec.page_size
+    if full and after["since"] == cursor["since"]:
+        # a full page of one instant cannot move the cursor: page on, from the same instant
+        after["offset"] = int(cursor.get("offset") or 0) + len(items)
+        after["seen"] = {**seen, **after["seen"]}
+    return PollResult(found, after, more=full, exchanges=requests)
 
 
-def _next_cursor(cursor: dict[str, Any], versions: list[tuple[str, str]]) -> dict[str, Any]:
-    """Start the next poll at the newest version seen, remembering every item this poll listed.
+def _next_cursor(
+    cursor: dict[str, Any], versions: list[tuple[str, str]], settled_before: datetime | None = None
+) -> dict[str, Any]:
+    """Start the next poll at the newest version seen, remembering the items this poll listed
+    whose version is settled.
 
     The next list asks from that version on, and a remote may round it down (Redmine lists what
-    changed in the second before it too): whatever it lists again was seen at this version.
+    changed in the second before it too): whatever it lists again at a settled version was seen.
     """
     since = max([cursor["since"], *(v for _, v in versions)])
-    return {"since": since, "seen": dict(versions)}
+    return {
+        "since": since,
+        "seen": {k: v for k, v in versions if _settled(v, settled_before)},
+    }
 
 
-def _more(
-    spec: Poll, items: list[Any], cursor: dict[str, Any], versions: list[tuple[str, str]]
-) -> bool:
-    """A full page that moved the cursor: ask again at once. (A full page of items changed in
-    one instant cannot move it; the next poll, one interval later, carries on.)"""
-    moved = _next_cursor(cursor, versions)["since"] != cursor["since"]
-    return len(items) >= spec.page_size and moved
+def _remote_clock(date: str | None) -> datetime:
+    """One second before the remote's own time of answering (its `Date` header); a remote that
+    does not say (Redmine under thin sends no Date) is taken to share our clock, with a second more
+    of margin (keep clocks in step, NTP)."""
+    if date:
+        try:
+            return parsedate_to_datetime(date).astimezone(UTC) - timedelta(seconds=1)
+        except (TypeError, ValueError):
+            pass
+    return datetime.now(UTC) - timedelta(seconds=2)
+
+
+def _settled(version: str, before: datetime | None) -> bool:
+    """A version (an ISO time) older than `before` cannot be changing any more; without a clock,
+    or for versions that are not times, the version is trusted as it is."""
+    if before is None:
+        return True
+    try:
+        when = datetime.fromisoformat(version.replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when < before
 
 
 def _value(templates: Templates, template: str, context: dict[str, Any]) -> Any:

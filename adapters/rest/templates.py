@@ -81,7 +81,13 @@ def pick(items: Any, key: str, value: Any, attribute: str | None = None) -> Any:
 
 
 def _in_url(value: Any) -> str:
-    return quote("" if value is None else str(value), safe="")
+    if value is None:
+        raise MappingTemplateError("a value placed in a path is null")
+    return quote(str(value), safe="")
+
+
+def _as_text(value: Any) -> Any:
+    return "" if value is None else value  # null inside a text is nothing, not the word None
 
 
 def adf(text: Any) -> dict[str, Any]:
@@ -105,7 +111,7 @@ class Templates:
         for name, table in maps.items():
             flat[f"{name}:outbound"] = table.outbound
             flat[f"{name}:inbound"] = table.inbound
-        self.env = _Environment(flat)
+        self.env = _Environment(flat, finalize=_as_text)
         self.url_env = _Environment(flat, finalize=_in_url)  # each value in a path, encoded
 
     def render(self, template: Any, context: Mapping[str, Any]) -> Any:
@@ -148,10 +154,14 @@ class Templates:
         return "" if value is None else str(value)
 
     def test(self, template: str | bool, context: Mapping[str, Any]) -> bool:
-        """A condition: `true`/`false`, or an expression."""
+        """A condition: `true`/`false`, or an expression (its text `false`, `none`, `0` or
+        nothing counts as false too)."""
         if isinstance(template, bool):
             return template
-        return bool(self.render(template, context))
+        value = self.render(template, context)
+        if isinstance(value, str):
+            return value.strip().lower() not in ("", "false", "none", "0", "no")
+        return bool(value)
 
     def compile_all(self, template: Any) -> list[str]:
         """Syntax problems of every string in a template (checked when the mapping loads)."""
@@ -192,6 +202,15 @@ class Templates:
     @lru_cache(maxsize=256)  # noqa: B019
     def _url_template(self, source: str) -> Any:
         return self.url_env.from_string(source)
+
+
+def without_nulls(value: Any) -> Any:
+    """A rendered template without the keys whose value is null (what may be left out is)."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
 
 
 def strings(template: Any) -> list[str]:

@@ -32,7 +32,7 @@ from gateway.adapter.errors import (
 
 FIRST_RETRY_PAUSE = 0.05
 SAFE_TO_RETRY = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-KEPT_RESPONSE_HEADERS = ("retry-after", "content-type", "location", "x-request-id")
+KEPT_RESPONSE_HEADERS = ("retry-after", "content-type", "location", "x-request-id", "date")
 
 
 Judge = Callable[[httpx.Response, Exchange], AdapterError | None]
@@ -97,8 +97,9 @@ async def call(
 def _shown_url(url: str, params: Mapping[str, Any] | None, secret: Collection[str]) -> str:
     if not params:
         return url
-    shown = {k: ("***" if k in secret else v) for k, v in params.items()}
-    return f"{url}?{urlencode(shown, doseq=True)}"
+    plain = urlencode({k: v for k, v in params.items() if k not in secret}, doseq=True)
+    hidden = "&".join(f"{k}=***" for k in params if k in secret)
+    return f"{url}?{'&'.join(part for part in (plain, hidden) if part)}"
 
 
 async def _pause_before_first_retry(state: RetryCallState) -> None:
