@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 import respx
 
 from gateway.adapter.models import AddComment, AskSubmitter, RemoteRef, Solve
@@ -350,3 +351,34 @@ async def test_redmine_find_filters_by_the_custom_field_and_checks_the_value() -
         route.respond(200, json=everything)
         assert await redmine().find(44) is None
     assert dict(route.calls[0].request.url.params) == {"cf_1": "42", "status_id": "*"}
+
+
+@pytest.mark.parametrize(
+    ("status", "values", "chosen"),
+    [
+        ("solved", {}, "31"),  # the first transition to a done status
+        ("solved", {"solve_transition": "Close as fixed"}, "41"),
+        (
+            "unsolved",
+            {"solve_transition": "Close as fixed", "unsolved_transition": "Won't fix"},
+            "51",
+        ),
+    ],
+)
+async def test_jira_solve_transitions_by_name_or_to_done(
+    status: str, values: dict[str, Any], chosen: str
+) -> None:
+    transitions = fixture("jira", "transitions.json")
+    done = transitions["transitions"][-1]
+    for transition_id, name in (("41", "Close as fixed"), ("51", "Won't fix")):
+        transitions["transitions"].append({**done, "id": transition_id, "name": name})
+    delivery = make_delivery(
+        "solve", remote=RemoteRef("NGI-12"), status=status, solution="Replaced the disk"
+    )
+    with respx.mock(assert_all_called=True) as mock:
+        mock.get(f"{JIRA_DC_BASE}/rest/api/2/issue/NGI-12/transitions").respond(
+            200, json=transitions
+        )
+        post = mock.post(f"{JIRA_DC_BASE}/rest/api/2/issue/NGI-12/transitions").respond(204)
+        await jira("dc", **values).solve(delivery)
+    assert sent(post)["transition"] == {"id": chosen}
