@@ -116,7 +116,11 @@ def _build_one(
         problems.append(_p(f"{key}.mapping", f"adapter '{spec.adapter}' needs a mapping file"))
     if config is None or len(problems) > before:
         return None
-    adapter = kind(name=spec.name, config=config, mapping=mapping)
+    try:
+        adapter = kind(name=spec.name, config=config, mapping=mapping)
+    except (ValueError, AdapterConfigError) as exc:  # e.g. auth the mapping cannot render
+        problems.append(_p(f"{key}.settings", str(exc)))
+        return None
     if spec.poll_interval_seconds is not None and not adapter.can_poll():
         problems.append(
             _p(f"{key}.poll_interval_seconds", f"adapter '{spec.adapter}' cannot be polled here")
