@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.adapter.errors import AdapterError, PermanentError, RetryableError
@@ -36,11 +36,18 @@ from gateway.sync.outbox import NOTIFY_CHANNEL
 
 log = logging.getLogger("gateway.worker")
 DRAIN_SECONDS = 10.0
-MAX_PAUSE_SECONDS = 5.0
+MAX_PAUSE_SECONDS = 1.0  # a refused connect costs nothing; deliveries resume within 1 s
 LISTEN_RETRY_SECONDS = 1.0
 DATABASE_DOWN = (SQLAlchemyError, OSError, TimeoutError, asyncpg.PostgresError)
 DISCONNECTED = (OperationalError, InterfaceError, OSError, TimeoutError)
 Stage = Callable[[AsyncSession], Awaitable[bool]]
+
+
+def _disconnected(exc: BaseException) -> bool:
+    """The database went away (asyncpg's closed connection arrives as a bare DBAPIError)."""
+    if isinstance(exc, DISCONNECTED):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 class Worker:
@@ -175,9 +182,11 @@ class Worker:
                     for stage in batch:
                         await stage(session)
                 await session.commit()
-        except DISCONNECTED:  # the leases expire and the rows are delivered again, same keys
-            log.warning("writing delivery results failed: database unreachable", exc_info=True)
-        except Exception:  # one result the database refuses must not take the others along
+        except Exception as exc:
+            if _disconnected(exc):  # the leases expire and the rows are delivered again, same keys
+                log.warning("writing delivery results failed: database unreachable")
+                return
+            # one result the database refuses must not take the others along
             log.exception("writing delivery results failed; writing them one by one")
             for stage in batch:
                 await self._write_alone(stage)
@@ -190,9 +199,9 @@ class Worker:
                 await stage(session)
                 await session.commit()
             return
-        except DISCONNECTED:
-            return
         except Exception as exc:
+            if _disconnected(exc):
+                return
             log.exception("a delivery result cannot be stored")
             why = type(exc).__name__
         claim: claims.Claim = stage.keywords["claim"]  # type: ignore[attr-defined]
@@ -324,6 +333,7 @@ class Worker:
             # a lost connection (database restart) wakes the loop, which listens again
             listener.add_termination_listener(lambda *_: self.wake())
             self._listener = listener
+            self.wake()  # a commit between the last claim and this LISTEN sent its NOTIFY to nobody
         except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
             log.warning("LISTEN failed; polling until it works", extra={"error": str(exc)})
             self._listener = None
