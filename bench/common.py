@@ -19,19 +19,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
+
+from tests.support.databases import database as database  # the benchmarks' fresh databases
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results"
-PG = {"host": "127.0.0.1", "user": "postgres"}
 DEMO_ENV = {
     "NGI_DE_HELPDESK_TOKEN": "demo-token",
     "NGI_DE_WEBHOOK_SECRET": "whsec_ZGVtby13ZWJob29rLXNlY3JldC1mb3ItdGhlLWV4YW1wbGU=",
@@ -76,29 +75,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-@contextlib.contextmanager
-def database(backend: str) -> Iterator[str]:
-    """A fresh database URL of the backend, removed afterwards."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp:
-            yield f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
-        return
-    name = f"gw_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+asyncpg://{PG['user']}@{PG['host']}:5432/{name}"
-    finally:
-        asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _pg(sql: str) -> None:
-    conn = await asyncpg.connect(database="postgres", **PG)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @contextlib.contextmanager

@@ -25,7 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import median, save
-from tests.support.cluster import Cluster, failover, postgres_database, rolling_restart
+from tests.support.cluster import Cluster, failover, rolling_restart
+from tests.support.databases import postgres_database
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import Cluster, failover, postgres_database, rolling_restart
+from tests.support.cluster import Cluster, failover, rolling_restart
+from tests.support.databases import postgres_database
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,6 @@ from tests.support.configs import rest_connection
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "cluster-token"
-PG = {"host": "127.0.0.1", "user": "postgres"}
 
 
 def free_port() -> int:
@@ -64,24 +62,6 @@ class Outcome:
     done_at: float | None = None
     ticket_id: int | None = None
     tries: list[str] = field(default_factory=list)  # "a:201", "b:409", "a:ConnectError"
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    name = f"gw_cluster_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+asyncpg://{PG['user']}@{PG['host']}:5432/{name}"
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(database="postgres", **PG)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 class Cluster:
