@@ -60,11 +60,23 @@ DEMO_ENVIRONMENT = {  # for the example connections only; a real deployment sets
 
 
 def serve(extra: list[str]) -> int:
-    config = ["--config", "examples/gateway.yaml"] if "--config" not in extra else []
+    """The gateway, and with the example configuration the mail sink it sends to
+    (examples/mail_sink.py on 127.0.0.1:2526, messages kept under data/mail-sink/)."""
+    example = "--config" not in extra
+    config = ["--config", "examples/gateway.yaml"] if example else []
     for name, value in DEMO_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
-    os.execv(BIN / "gateway", [str(BIN / "gateway"), "serve", *config, *extra])
-    return 0  # not reached
+    if not example:
+        os.execv(BIN / "gateway", [str(BIN / "gateway"), "serve", *config, *extra])
+    sink = subprocess.Popen([str(BIN / "python"), "examples/mail_sink.py"], cwd=ROOT)
+    gateway = subprocess.Popen([str(BIN / "gateway"), "serve", *config, *extra], cwd=ROOT)
+    try:
+        return gateway.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached both; let the gateway stop gracefully
+        return gateway.wait()
+    finally:
+        sink.terminate()
+        sink.wait()
 
 
 def test(extra: list[str]) -> int:

@@ -37,7 +37,12 @@ BODY = {
 
 
 def run_gateway(url: str, seconds: float, concurrency: int) -> float:
-    env = {**DEMO_ENV, "GATEWAY_DATABASE_URL": url, "GATEWAY_LOG_LEVEL": "WARNING"}
+    env = {
+        **DEMO_ENV,
+        "GATEWAY_DATABASE_URL": url,
+        "GATEWAY_LOG_LEVEL": "WARNING",
+        "GATEWAY_MAIL_PORT": str(free_port()),  # the example's mail listener, out of the way
+    }
     key = gateway_cli("create-key", "--name", "bench", "--config", "examples/gateway.yaml", env=env)
     port = free_port()
     args = [

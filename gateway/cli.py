@@ -266,6 +266,62 @@ def replay_dead_letters(
     typer.echo(f"replayed {len(ids)} delivery(ies)")
 
 
+# sysexits.h, as MTAs read a pipe's exit: delivered, refuse for good (the MTA bounces), later.
+EX_OK, EX_DATAERR, EX_TEMPFAIL = 0, 65, 75
+
+
+@app.command("mail-in")
+def mail_in(config: ConfigOption = None) -> None:
+    """Read one message on standard input into the gateway (an MTA's pipe transport).
+
+    Exit 0 when it is stored (applied, quarantined, filed or a duplicate), 65 when it is refused
+    for good (too large: the MTA bounces it), 75 when it cannot be stored now (the MTA keeps it and
+    tries again later).
+    """
+    import sys
+
+    from gateway.logging import configure_logging
+
+    settings, gateway_config = _load(config)
+    configure_logging(settings.log_level)
+    connections = _connections(settings, gateway_config)
+    raw = sys.stdin.buffer.read()
+    try:
+        code = asyncio.run(_mail_in(settings, gateway_config, connections, raw))
+    except Exception as exc:  # noqa: BLE001 (whatever it was, the MTA must keep the message)
+        typer.echo(f"mail-in: cannot store the message now ({type(exc).__name__})", err=True)
+        code = EX_TEMPFAIL
+    raise typer.Exit(code)
+
+
+async def _mail_in(
+    settings: Settings, config: GatewayConfig, connections: Connections, raw: bytes
+) -> int:
+    from gateway.mail.service import receive_mail
+    from gateway.sync.outbox import SyncContext
+
+    engine = create_engine(settings.resolved_database_url())
+    sync = SyncContext(connections)
+    try:
+        if not await migrations.is_current(engine):
+            typer.echo("mail-in: the database is not at the current migration", err=True)
+            return EX_TEMPFAIL
+        async with create_sessionmaker(engine)() as session:
+            try:
+                result = await receive_mail(session, sync, config=config, raw=raw)
+            except GatewayError as exc:
+                typer.echo(f"mail-in: {exc.message}", err=True)
+                return EX_DATAERR if exc.status_code == 413 else EX_TEMPFAIL
+        typer.echo(
+            f"{result.outcome} as mail {result.mail_id}"
+            + (f" (#{result.ticket_id})" if result.ticket_id else "")
+        )
+        return EX_OK
+    finally:
+        await connections.aclose()
+        await engine.dispose()
+
+
 @app.command("translate")
 def translate(
     connection: Annotated[str, typer.Argument(help="The connection whose adapter translates.")],

@@ -85,3 +85,38 @@ class ConfigError(GatewayError):
     def __str__(self) -> str:
         lines = [self.message] + [f"  - {d['key']}: {d['message']}" for d in self.details]
         return "\n".join(lines)
+
+
+class AttachmentTooLarge(PayloadTooLarge):
+    """One file is over the per-file limit (`attachment_max_bytes`)."""
+
+    code = "attachment_too_large"
+
+    def __init__(self, *, filename: str, size: int, limit: int) -> None:
+        self.filename, self.size, self.limit = filename, size, limit
+        super().__init__(
+            f"file '{filename}' is {size} bytes, over the limit of {limit} bytes per file",
+            details=[{"field": "file", "message": f"over {limit} bytes", "limit": limit}],
+        )
+
+
+class TicketAttachmentsTooLarge(PayloadTooLarge):
+    """The ticket's files would total more than the per-ticket limit."""
+
+    code = "ticket_attachments_too_large"
+
+    def __init__(self, *, ticket_id: int, filename: str, size: int, used: int, limit: int) -> None:
+        self.ticket_id, self.filename, self.size, self.used, self.limit = (
+            ticket_id,
+            filename,
+            size,
+            used,
+            limit,
+        )
+        super().__init__(
+            f"file '{filename}' ({size} bytes) would bring the files of ticket #{ticket_id} to "
+            f"{used + size} bytes, over the limit of {limit} bytes per ticket",
+            details=[
+                {"field": "file", "message": f"over {limit} bytes per ticket", "limit": limit}
+            ],
+        )

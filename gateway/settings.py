@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(
         default=32_768, description="Requests whose headers total more get 431."
     )
+    attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        description="Largest attachment (one file); an upload's body may be this large.",
+    )
+    attachment_ticket_max_bytes: int = Field(
+        default=50 * 1024 * 1024, description="Largest total of all attachments on one ticket."
+    )
     log_level: str = "INFO"
     keep_alive_seconds: int = Field(
         default=30,

@@ -41,11 +41,19 @@ class Adapter(ABC, Generic[ConfigT]):
     kind: ClassVar[str]
     config_model: ClassVar[type[AdapterConfig]]
     mapping_model: ClassVar[type[BaseModel] | None] = None
+    # Sends mail: the worker tells it which addresses bounced for good (`Delivery.suppressed`).
+    carries_mail: ClassVar[bool] = False
 
     def __init__(self, *, name: str, config: ConfigT, mapping: BaseModel | None = None) -> None:
         self.name = name
         self.config = config
         self.mapping = mapping
+
+    @property
+    def notifies_submitters(self) -> bool:
+        """Whether this connection tells submitters and cc of their tickets (the mail channel):
+        the sync policy sends it the acknowledgement, public updates and the solution."""
+        return False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.config!r}>"

@@ -47,6 +47,7 @@ class Delivery:
     remote: RemoteRef | None = None
     entry: JournalEntry | None = None
     changes: dict[str, Any] = field(default_factory=dict)
+    suppressed: frozenset[str] = frozenset()  # addresses whose mail bounced for good
 
 
 @dataclass(frozen=True, slots=True)

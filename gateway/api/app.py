@@ -15,6 +15,8 @@ from gateway.api import openapi
 from gateway.api.errors import install_error_handlers, route_methods
 from gateway.api.health import router as health_router
 from gateway.api.middleware import RequestContextMiddleware, RequestLimitsMiddleware
+from gateway.attachment.views import router as attachment_router
+from gateway.attachment.views import upload_body_limit
 from gateway.auth.views import router as api_key_router
 from gateway.config.models import GatewayConfig
 from gateway.connection.service import Connections, build_connections
@@ -31,6 +33,8 @@ from gateway.delivery.worker import Worker
 from gateway.inbound.poller import Poller
 from gateway.instance.presence import Presence
 from gateway.instance.views import router as instance_router
+from gateway.mail.listener import start_listener
+from gateway.mail.views import router as mail_router
 from gateway.settings import Settings
 from gateway.support_unit import service as support_units
 from gateway.support_unit.views import router as support_unit_router
@@ -46,12 +50,14 @@ DESCRIPTION = (
 ROUTERS = (
     health_router,
     ticket_router,
+    attachment_router,
     delivery_router,
     webhook_router,
     support_unit_router,
     api_key_router,
     instance_router,
     connection_router,
+    mail_router,
 )
 
 
@@ -141,6 +147,7 @@ def create_app(
         presence = make_presence(settings, engines, role="api+worker" if run_worker else "api")
         await presence.start()
         app.state.presence = presence
+        mail_server = await start_listener(app.state.sessionmaker, sync, config)
         stop = asyncio.Event()
         tasks = []
         worker_engines = None
@@ -158,6 +165,9 @@ def create_app(
         try:
             yield
         finally:  # a graceful stop: requests are done; finish or hand back deliveries, leave
+            if mail_server is not None:  # no new mail; a message being read is finished
+                mail_server.close()
+                await mail_server.wait_closed()
             await presence.stopping()
             stop.set()
             for task in tasks:
@@ -188,6 +198,7 @@ def create_app(
         RequestLimitsMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
+        body_limits=[upload_body_limit(settings)],
     )
     app.add_middleware(RequestContextMiddleware)
     return app

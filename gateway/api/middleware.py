@@ -14,7 +14,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from starlette.exceptions import HTTPException
@@ -81,19 +82,37 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
+@dataclass(frozen=True, slots=True)
+class BodyLimit:
+    """Another body limit for one route (method and whole path), e.g. file uploads."""
+
+    method: str
+    path: re.Pattern[str]
+    max_bytes: int
+
+
 class RequestLimitsMiddleware:
     """Refuse oversized headers and bodies, and NUL characters in the URL, before routing."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_header_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_header_bytes: int,
+        body_limits: Sequence[BodyLimit] = (),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_header_bytes = max_header_bytes
+        self.body_limits = tuple(body_limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = self._refusal(scope)
+        limit = self._body_limit(scope)
+        refusal = self._refusal(scope, limit)
         if refusal is not None:
             await _send_json(send, refusal.status_code, refusal.body())
             return
@@ -104,14 +123,20 @@ class RequestLimitsMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     # FastAPI re-raises HTTPException from body parsing (anything else becomes 400)
-                    raise HTTPException(413, self._too_large().message)
+                    raise HTTPException(413, self._too_large(limit).message)
             return message
 
         await self.app(scope, limited_receive, send)
 
-    def _refusal(self, scope: Scope) -> GatewayError | None:
+    def _body_limit(self, scope: Scope) -> int:
+        for special in self.body_limits:
+            if scope["method"] == special.method and special.path.fullmatch(scope["path"]):
+                return special.max_bytes
+        return self.max_body_bytes
+
+    def _refusal(self, scope: Scope, limit: int) -> GatewayError | None:
         headers = scope.get("headers", [])
         size = sum(len(name) + len(value) for name, value in headers)
         if size > self.max_header_bytes:
@@ -119,18 +144,16 @@ class RequestLimitsMiddleware:
                 f"request headers total {size} bytes, over the limit of {self.max_header_bytes}"
             )
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            return self._too_large()
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return self._too_large(limit)
         if "\x00" in scope["path"]:
             return BadRequest("the path must not contain NUL characters (%00)")
         if b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
             return BadRequest("the query string must not contain NUL characters (%00)")
         return None
 
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(
-            f"request body is larger than the limit of {self.max_body_bytes} bytes"
-        )
+    def _too_large(self, limit: int) -> PayloadTooLarge:
+        return PayloadTooLarge(f"request body is larger than the limit of {limit} bytes")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

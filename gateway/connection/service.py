@@ -36,12 +36,17 @@ class Connections:
     def __init__(self, items: list[Connection]) -> None:
         self._by_name = {c.name: c for c in items}
         self._by_unit = {c.support_unit: c for c in items if c.support_unit}
+        self._submitters = next((c for c in items if c.adapter.notifies_submitters), None)
 
     def get(self, name: str) -> Connection | None:
         return self._by_name.get(name)
 
     def for_unit(self, unit: str | None) -> Connection | None:
         return self._by_unit.get(unit) if unit else None
+
+    def submitter_channel(self) -> Connection | None:
+        """The connection that mails submitters and reads their mail (at most one)."""
+        return self._submitters
 
     def __iter__(self) -> Iterator[Connection]:
         return iter(self._by_name.values())
@@ -85,6 +90,10 @@ def build_connections(
         connection = _build_one(spec, key, registry, base_dir, env, problems)
         if connection is not None:
             built.append(connection)
+    channels = [c.name for c in built if c.adapter.notifies_submitters]
+    if len(channels) > 1:
+        message = f"only one connection may mail submitters, not {', '.join(channels)}"
+        problems.append(_p("connections", message))
     names = [c.name for c in config.connections]
     for index, name in enumerate(names):
         if names.index(name) != index:
@@ -159,12 +168,14 @@ def _resolve(
 ) -> Any:
     if isinstance(value, list):
         return [_resolve(v, f"{key}[{i}]", secret, env, problems) for i, v in enumerate(value)]
-    if isinstance(value, dict) and set(value) == {"env"}:
+    if isinstance(value, dict) and set(value) in ({"env"}, {"env", "default"}):
         name = str(value["env"])
-        if name not in env:
-            problems.append(_p(key, f"environment variable {name} is not set"))
-            return None
-        return env[name]
+        if name in env:
+            return env[name]
+        if "default" in value and not secret:  # a secret has no default in a file
+            return value["default"]
+        problems.append(_p(key, f"environment variable {name} is not set"))
+        return None
     if isinstance(value, dict):  # named secrets, or values given by the environment
         return {k: _resolve(v, f"{key}.{k}", secret, env, problems) for k, v in value.items()}
     if secret and not isinstance(value, SecretStr):

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.adapter.errors import AdapterError, PermanentError
 from gateway.adapter.models import Action, Delivery, RemoteRef
 from gateway.delivery.claim import Claim
+from gateway.mail.tables import MailSuppressionRow
 from gateway.ticket import service as tickets
 from gateway.ticket.enums import LinkRole
 from gateway.ticket.models import JournalEntry, Ticket
@@ -17,9 +18,13 @@ from gateway.ticket.tables import TicketChangeRow, TicketRow
 
 
 async def render_deliveries(
-    session: AsyncSession, claimed: Sequence[Claim]
+    session: AsyncSession, claimed: Sequence[Claim], *, mailed: frozenset[str] = frozenset()
 ) -> dict[int, Delivery | AdapterError]:
-    """Deliveries for a batch of claims (by outbox id) in a few queries for the whole batch."""
+    """Deliveries for a batch of claims (by outbox id) in a few queries for the whole batch.
+
+    `mailed` names the connections that send mail: their deliveries learn which of the ticket's
+    addresses bounced for good (one more query, only when the batch has such a delivery).
+    """
     if not claimed:
         return {}
     rows = (
@@ -35,13 +40,27 @@ async def render_deliveries(
             await session.execute(select(TicketChangeRow).where(TicketChangeRow.id.in_(change_ids)))
         ).scalars()
     }
+    suppressed = await _suppressed(
+        session,
+        [
+            t
+            for c in claimed
+            if c.connection in mailed
+            if (t := rendered.get(c.ticket_id)) is not None
+        ],
+    )
     out: dict[int, Delivery | AdapterError] = {}
     for claim in claimed:
         ticket = rendered.get(claim.ticket_id)
         try:
             if ticket is None:
                 raise PermanentError(f"ticket #{claim.ticket_id} no longer exists")
-            out[claim.outbox_id] = _delivery(claim, ticket, changes.get(claim.change_id or 0, {}))
+            out[claim.outbox_id] = _delivery(
+                claim,
+                ticket,
+                changes.get(claim.change_id or 0, {}),
+                suppressed if claim.connection in mailed else frozenset(),
+            )
         except AdapterError as error:
             out[claim.outbox_id] = error
     return out
@@ -55,7 +74,19 @@ async def render_delivery(session: AsyncSession, claim: Claim) -> Delivery:
     return result
 
 
-def _delivery(claim: Claim, ticket: Ticket, changes: dict[str, object]) -> Delivery:
+async def _suppressed(session: AsyncSession, tickets_mailed: list[Ticket]) -> frozenset[str]:
+    addresses = {a.lower() for t in tickets_mailed for a in [t.submitter.email, *t.cc]}
+    if not addresses:
+        return frozenset()
+    found = await session.scalars(
+        select(MailSuppressionRow.address).where(MailSuppressionRow.address.in_(addresses))
+    )
+    return frozenset(found)
+
+
+def _delivery(
+    claim: Claim, ticket: Ticket, changes: dict[str, object], suppressed: frozenset[str]
+) -> Delivery:
     """The public view of the ticket as it is now, with its remote ref at this connection."""
     links = {link.role: link for link in ticket.links if link.connection == claim.connection}
     link = links.get(LinkRole.ASSIGNEE) or links.get(LinkRole.ORIGIN)
@@ -71,6 +102,7 @@ def _delivery(claim: Claim, ticket: Ticket, changes: dict[str, object]) -> Deliv
         remote=remote,
         entry=_entry(ticket, claim),
         changes=changes,
+        suppressed=suppressed,
     )
 
 

@@ -68,6 +68,7 @@ class Worker:
         self.sessionmaker = sessionmaker
         self.read_sessionmaker = read_sessionmaker  # set where reads have their own engine
         self.connections = connections
+        self.mailed = frozenset(c.name for c in connections if c.adapter.carries_mail)
         self.database_url = database_url
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.concurrency = concurrency
@@ -229,7 +230,7 @@ class Worker:
                     lease_seconds=self.lease_seconds,
                     commit=False,
                 )
-                rendered = await render_deliveries(session, claimed)
+                rendered = await render_deliveries(session, claimed, mailed=self.mailed)
                 await session.commit()
         else:  # SQLite: hold the one write lock for the claim only, render from a read
             async with self.sessionmaker() as session:
@@ -237,7 +238,7 @@ class Worker:
                     session, worker=self.name, limit=free, lease_seconds=self.lease_seconds
                 )
             async with self.read_sessionmaker() as session:
-                rendered = await render_deliveries(session, claimed)
+                rendered = await render_deliveries(session, claimed, mailed=self.mailed)
         for item in claimed:
             task = asyncio.create_task(self._deliver(item, rendered[item.outbox_id]))
             self._tasks.add(task)

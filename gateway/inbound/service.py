@@ -87,6 +87,45 @@ async def apply_event(
     return outcome
 
 
+async def apply_as(
+    session: AsyncSession,
+    *,
+    connection: Connection,
+    event: InboundEvent,
+    ticket_id: int,
+    actor: tickets.Actor,
+    config: GatewayConfig,
+    changes: Changes,
+) -> InboundOutcome:
+    """Apply an event to a ticket its source has already identified and vouched for (mail: who
+    may write to a ticket is decided from the ticket's submitter, cc and unit, not by a link),
+    deduped and recorded like every other event."""
+    outcome = InboundOutcome(event_id=event.event_id)
+    if await event_seen(session, connection=connection.name, event_id=event.event_id):
+        outcome.duplicate = True
+        return outcome
+    row = await session.get(TicketRow, ticket_id, with_for_update=True)
+    record = InboundEventRow(connection=connection.name, event_id=event.event_id, outcome=IGNORED)
+    record.ticket_id = ticket_id
+    if row is None:
+        record.detail = f"no ticket #{ticket_id}"
+        outcome.ignored.append({"kind": "event", "ticket_id": None, "reason": record.detail})
+    else:
+        change = _Change(session, connection, row, actor, config, changes)
+        for command in event.commands:
+            reason = await change.apply(command, None)
+            item: dict[str, Any] = {"kind": command.kind, "ticket_id": ticket_id}
+            if reason is None:
+                outcome.applied.append(item)
+                record.outcome = APPLIED
+            else:
+                outcome.ignored.append({**item, "reason": reason})
+        record.detail = "; ".join(i["reason"] for i in outcome.ignored)[:2000] or None
+    session.add(record)
+    await session.flush()
+    return outcome
+
+
 def rejected_event(connection: str, event_id: str, reason: str) -> InboundEventRow:
     """The record of an event refused by a domain rule (kept, so a poll does not lose it)."""
     return InboundEventRow(
@@ -158,7 +197,7 @@ class _Change:
     config: GatewayConfig
     changes: Changes
 
-    async def apply(self, command: Command, link: LinkRow) -> str | None:
+    async def apply(self, command: Command, link: LinkRow | None) -> str | None:
         if isinstance(command, AddComment | AskSubmitter):
             return await self._entry(command, link)
         if isinstance(command, Solve):
@@ -188,15 +227,8 @@ class _Change:
             return None
         return f"'{command.kind}' is not applied to an existing ticket"
 
-    async def _entry(self, command: AddComment | AskSubmitter, link: LinkRow) -> str | None:
-        fingerprint = entry_fingerprint(self.connection.name, link.external_id, command.body)
-        echo = await self.session.scalar(
-            select(EchoRow.id).where(
-                EchoRow.connection == self.connection.name, EchoRow.fingerprint == fingerprint
-            )
-        )
-        if echo is not None:
-            await self.session.execute(delete(EchoRow).where(EchoRow.id == echo))
+    async def _entry(self, command: AddComment | AskSubmitter, link: LinkRow | None) -> str | None:
+        if link is not None and await self._echo(command.body, link):
             return "echo of an entry the hub wrote"
         visibility = getattr(command, "visibility", Visibility.PUBLIC)
         entry = JournalEntryCreate(body=command.body, visibility=visibility, author=command.author)
@@ -206,6 +238,18 @@ class _Change:
         if isinstance(command, AskSubmitter):
             await self._patch(TicketPatch(status=Status.WAITING_FOR_REPLY))
         return None
+
+    async def _echo(self, body: str, link: LinkRow) -> bool:
+        fingerprint = entry_fingerprint(self.connection.name, link.external_id, body)
+        echo = await self.session.scalar(
+            select(EchoRow.id).where(
+                EchoRow.connection == self.connection.name, EchoRow.fingerprint == fingerprint
+            )
+        )
+        if echo is None:
+            return False
+        await self.session.execute(delete(EchoRow).where(EchoRow.id == echo))
+        return True
 
     async def _patch(self, patch: TicketPatch, new_unit: Any = None) -> None:
         await tickets.update_ticket(

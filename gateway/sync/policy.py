@@ -50,13 +50,19 @@ class Target:
 
 
 def targets(facts: ChangeFacts, connections: Connections) -> list[Target]:
-    """Outbox rows for one change; never one back to the connection the change came from."""
-    found = _assignee_targets(facts, connections) + _origin_targets(facts, connections)
+    """Outbox rows for one change; never one back to the connection the change came from
+    (but a submitter who mailed a problem is still sent the acknowledgement with the hub id)."""
+    found = (
+        _assignee_targets(facts, connections)
+        + _origin_targets(facts, connections)
+        + _submitter_targets(facts, connections)
+    )
     seen: set[tuple[str, Action]] = set()
     out = []
     for target in found:
         key = (target.connection, target.action)
-        if target.connection != facts.source and key not in seen:
+        echo = target.connection == facts.source and target.rule != ACKNOWLEDGED
+        if not echo and key not in seen:
             seen.add(key)
             out.append(target)
     return out
@@ -101,6 +107,27 @@ def _origin_targets(facts: ChangeFacts, connections: Connections) -> list[Target
         out.append(Target(origin.name, Action.ENTRY, "mirror-public-entry"))
     if _public_fields(facts):
         out.append(Target(origin.name, Action.UPDATE, "mirror-public-update"))
+    return out
+
+
+ACKNOWLEDGED = "submitter-acknowledged"
+
+
+def _submitter_targets(facts: ChangeFacts, connections: Connections) -> list[Target]:
+    """The mail channel tells the submitter and cc: the acknowledgement, public entries
+    (questions included), status changes, and the solution. Never internal entries."""
+    channel = connections.submitter_channel()
+    if channel is None:
+        return []
+    if facts.action == "created":
+        return [Target(channel.name, Action.CREATE, ACKNOWLEDGED)]
+    if _is_solve(facts):
+        return [Target(channel.name, Action.SOLVE, "submitter-mailed-solution")]
+    out = []
+    if _public_entry(facts):
+        out.append(Target(channel.name, Action.ENTRY, "public-entry-to-submitter"))
+    if "status" in facts.changes or "support_unit" in facts.changes:
+        out.append(Target(channel.name, Action.UPDATE, "status-change-to-submitter"))
     return out
 
 

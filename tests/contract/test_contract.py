@@ -7,8 +7,13 @@ as its scenario in `tests/contract/scenarios/` says.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import httpx
 import pytest
@@ -26,36 +31,109 @@ from gateway.adapter.errors import (
     PermanentError,
     RetryableError,
 )
+from gateway.adapter.mail import MailAdapter
 from gateway.adapter.models import AddComment, CreateTicket, InboundRequest
 from gateway.connection.service import build_connections
 from gateway.errors import ConfigError
 from gateway.ticket.enums import Visibility
-from tests.contract.conftest import REGISTRY, config_for
+from tests.contract.conftest import REGISTRY, adapter_at, config_for, resolved
 from tests.contract.scenarios import SCENARIOS, Remote, Scenario
+from tests.contract.smtp import SmtpSink, Stage, closed_port, silent_server
 from tests.contract.tickets import make_delivery
 
 SECRET_WORDS = ("token", "password", "secret", "key", "credential")
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
 
 
+T = TypeVar("T", bound=Callable[..., Any])
+
+
+def per_transport(argnames: str, **cases: list[Any]) -> Callable[[T], T]:
+    """Parametrise a test with the cases of each scenario's transport, e.g.
+    `http=[pytest.param(...)], smtp=[...]`; a transport without cases fails the collection."""
+
+    def mark(test: T) -> T:
+        test.per_transport = (argnames, cases)  # type: ignore[attr-defined]
+        return test
+
+    return mark
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    spec = getattr(metafunc.function, "per_transport", None)
+    if spec is None:
+        return
+    argnames, cases = spec
+    params = []
+    for name in sorted(SCENARIOS):
+        scenario = SCENARIOS[name]
+        if scenario.transport not in cases:
+            raise pytest.UsageError(f"{metafunc.function.__name__}: no {scenario.transport} cases")
+        for case in cases[scenario.transport]:
+            params.append(
+                pytest.param(scenario, *case.values, id=f"{name}-{case.id}", marks=case.marks)
+            )
+    metafunc.parametrize(["scenario", *argnames.split(",")], params)
+
+
+@dataclass(frozen=True)
+class SmtpFailure:
+    """How the mail remote fails: an answer at a stage of the transaction (`AUTH`: a refused
+    login), a closed port, or a server that never answers; `ok`: it does not fail."""
+
+    at: Literal["ok", "AUTH", "RCPT", "DATA", "refused", "timeout"]
+    reply: str = ""
+
+    @property
+    def code(self) -> int | None:
+        if self.at == "AUTH":
+            return 535
+        return int(self.reply[:3]) if self.reply else None
+
+
+STAGES: dict[str, Stage] = {"AUTH": "AUTH", "RCPT": "RCPT", "DATA": "DATA"}
+
+
+@asynccontextmanager
+async def unreachable(scenario: Scenario, failure: SmtpFailure) -> AsyncIterator[Adapter[Any]]:
+    """The scenario's adapter, pointed at a closed port or at a server that never greets."""
+    if failure.at == "refused":
+        async with adapter_at(scenario, closed_port()) as adapter:
+            yield adapter
+        return
+    async with silent_server() as port, adapter_at(scenario, port) as adapter:
+        yield adapter
+
+
+def sink(smtp: SmtpSink | None) -> SmtpSink:
+    assert smtp is not None, "an smtp scenario runs with its SMTP server"
+    return smtp
+
+
+def mail_from_remote(scenario: Scenario, remote: Remote, *, subject: str, body: str) -> bytes:
+    """A message the remote's people send to the gateway's address (the same one each time)."""
+    message = EmailMessage()
+    message["From"] = formataddr((remote.submitter_name, remote.submitter_email))
+    message["To"] = resolved(scenario)["sender"]
+    message["Subject"] = subject
+    message["Message-ID"] = f"<{remote.remote_id}.{len(body)}@remote.example.org>"
+    message["Date"] = "Mon, 23 Nov 2026 21:42:50 +0000"
+    message.set_content(body)
+    return bytes(message)
+
+
+async def assert_webhooks_refused(adapter: Adapter[Any], scenario: Scenario, body: bytes) -> None:
+    """A mail connection takes no webhook: any request is refused, and would carry nothing."""
+    for headers in ({}, {k.lower(): v for k, v in scenario.forged.items()}):
+        request = InboundRequest(headers=headers, body=body)
+        with pytest.raises(InboundRejected):
+            await adapter.verify_inbound(request)
+        assert adapter.translate_inbound(request) == []
+
+
 def adapter_sends_keys(keys: list[str | None]) -> bool:
     """Remotes that ignore keys (Redmine, Znuny, Jira) get none: a mapping may say so."""
     return any(key is not None for key in keys)
-
-
-def resolved(scenario: Scenario) -> dict[str, Any]:
-    """The scenario's settings with `{env: NAME}` replaced by the value, as the hub does."""
-
-    def value(raw: Any) -> Any:
-        if isinstance(raw, list):
-            return [value(item) for item in raw]
-        if isinstance(raw, dict) and set(raw) == {"env"}:
-            return scenario.environ[raw["env"]]
-        if isinstance(raw, dict):
-            return {k: value(v) for k, v in raw.items()}
-        return raw
-
-    return {name: value(raw) for name, raw in scenario.settings.items()}
 
 
 def assert_no_secret(scenario: Scenario, *shown: str) -> None:
@@ -180,8 +258,11 @@ async def test_secrets_are_masked_everywhere(
 async def test_a_ticket_opened_at_the_remote_reads_as_the_same_ticket(
     adapter: Adapter[Any], scenario: Scenario
 ) -> None:
-    """What the remote reports of a ticket opened there (webhook or poll) is that ticket."""
+    """What the remote reports of a ticket opened there (webhook, poll or mail) is that ticket."""
     remote = Remote(remote_id="9")
+    if scenario.inbound == "mail":
+        await _opened_by_mail(adapter, scenario, remote)
+        return
     with respx.mock(assert_all_called=False) as mock:
         events = await scenario.opened_remotely(adapter, mock, remote)
     [event] = events
@@ -201,19 +282,64 @@ async def _events_again(scenario: Scenario, adapter: Adapter[Any], remote: Remot
         return await scenario.opened_remotely(adapter, mock, remote)
 
 
+async def _opened_by_mail(adapter: Adapter[Any], scenario: Scenario, remote: Remote) -> None:
+    """No webhook opens a ticket; the hub's mail service reads a new message with the adapter
+    (priority does not travel by mail; the Message-ID is what dedupes it)."""
+    report = {"type": "ticket.created", "ticket": {"id": "9", "title": remote.subject}}
+    await assert_webhooks_refused(adapter, scenario, json.dumps(report).encode())
+    assert isinstance(adapter, MailAdapter)
+    raw = mail_from_remote(scenario, remote, subject=remote.subject, body=remote.description)
+    mail = adapter.read_mail(raw)
+    assert mail.problems == []
+    assert mail.hub_id is None, "a new message names no ticket"
+    assert mail.subject == remote.subject
+    assert mail.text.startswith(remote.description)
+    assert (mail.sender_name, mail.sender) == (remote.submitter_name, remote.submitter_email)
+    again = adapter.read_mail(
+        mail_from_remote(scenario, remote, subject=remote.subject, body=remote.description)
+    )
+    assert mail.message_id is not None and again.message_id == mail.message_id
+
+
 async def test_an_internal_note_at_the_remote_stays_internal(
     adapter: Adapter[Any], scenario: Scenario
 ) -> None:
     remote = Remote(remote_id="9")
+    if scenario.inbound == "mail":
+        await _note_by_mail(adapter, scenario, remote)
+        return
     with respx.mock(assert_all_called=False) as mock:
         events = await scenario.internal_note(adapter, mock, remote)
     comments = [c for e in events for c in e.commands if isinstance(c, AddComment)]
     assert [(c.body, c.visibility) for c in comments] == [(remote.note, Visibility.INTERNAL)]
 
 
+async def _note_by_mail(adapter: Adapter[Any], scenario: Scenario, remote: Remote) -> None:
+    """No webhook carries a note. By mail there is no internal diary: only a unit's own addresses
+    act as the unit, and what its reply says (beyond commands) is a public entry."""
+    note = {"type": "ticket.commented", "comment": {"body": remote.note, "internal": True}}
+    await assert_webhooks_refused(adapter, scenario, json.dumps(note).encode())
+    assert isinstance(adapter, MailAdapter)
+    unit = sorted(adapter.unit_addresses)
+    assert unit == sorted(a.lower() for a in resolved(scenario).get("unit_addresses", []))
+    if not unit:
+        return  # the submitters' channel: nobody writes to it as a unit
+    member = Remote(remote_id="9", submitter_name="Eve Unit", submitter_email=unit[0])
+    raw = mail_from_remote(scenario, member, subject="Re: [GGUS #42] SRM", body=remote.note)
+    mail = adapter.read_mail(raw)
+    assert (mail.hub_id, mail.sender) == (42, unit[0])
+    commands = adapter.unit_commands(mail, "Eve Unit")
+    assert [
+        (type(c), getattr(c, "body", None), getattr(c, "visibility", None)) for c in commands
+    ] == [(AddComment, remote.note, Visibility.PUBLIC)]
+
+
 async def test_a_create_sends_the_ticket_and_keeps_the_remote_id(
-    adapter: Adapter[Any], scenario: Scenario
+    adapter: Adapter[Any], scenario: Scenario, smtp: SmtpSink | None
 ) -> None:
+    if scenario.transport == "smtp":
+        await _create_by_mail(adapter, scenario, sink(smtp))
+        return
     with respx.mock(assert_all_called=False) as mock:
         route = scenario.create_route(mock).mock(return_value=scenario.created("9"))
         scenario.also_on_create(mock)
@@ -223,36 +349,72 @@ async def test_a_create_sends_the_ticket_and_keeps_the_remote_id(
     assert "SRM at DESY refuses writes" in sent and "42" in sent, "subject and hub id are sent"
 
 
-@pytest.mark.parametrize(
-    ("answer", "error", "retry_after"),
-    [
-        (httpx.Response(400, json={"error": "bad"}), PermanentError, None),
-        (httpx.Response(401), AuthenticationError, None),
-        (httpx.Response(403), AuthenticationError, None),
-        (httpx.Response(429, headers={"Retry-After": "7"}), RetryableError, 7.0),
-        (httpx.Response(500), RetryableError, None),
-        (httpx.Response(503, headers={"Retry-After": "120"}), RetryableError, 120.0),
-        (httpx.ReadTimeout("slow"), RetryableError, None),
+async def _create_by_mail(adapter: Adapter[Any], scenario: Scenario, smtp: SmtpSink) -> None:
+    """One message to the scenario's recipients; its Message-ID is the remote id, and the next
+    message about the ticket replies to it."""
+    settings = resolved(scenario)
+    result = await adapter.push(make_delivery("create", priority="urgent"))
+    [sent] = smtp.received
+    assert result.remote is not None and result.remote.remote_id == sent.message_id
+    assert sent.message_id.startswith("<") and sent.message_id.endswith(">")
+    assert sorted(sent.recipients) == sorted(scenario.mail_to)
+    assert sent.sender == settings["sender"]
+    assert "SRM at DESY refuses writes" in sent.text and "42" in sent.text
+    assert smtp.logins == [(settings["smtp_username"], settings["smtp_password"])]
+    await adapter.push(make_delivery("entry", key="gw-2", remote=result.remote))
+    reply = smtp.received[1].message
+    assert reply["In-Reply-To"] == result.remote.remote_id
+    assert reply["Message-ID"] != result.remote.remote_id
+
+
+@per_transport(
+    "answer,error,retry_after",
+    http=[
+        pytest.param(httpx.Response(400, json={"error": "bad"}), PermanentError, None, id="400"),
+        pytest.param(httpx.Response(401), AuthenticationError, None, id="401"),
+        pytest.param(httpx.Response(403), AuthenticationError, None, id="403"),
+        pytest.param(
+            httpx.Response(429, headers={"Retry-After": "7"}), RetryableError, 7.0, id="429"
+        ),
+        pytest.param(httpx.Response(500), RetryableError, None, id="500"),
+        pytest.param(
+            httpx.Response(503, headers={"Retry-After": "120"}), RetryableError, 120.0, id="503"
+        ),
+        pytest.param(httpx.ReadTimeout("slow"), RetryableError, None, id="timeout"),
     ],
-    ids=["400", "401", "403", "429", "500", "503", "timeout"],
+    smtp=[
+        pytest.param(SmtpFailure("DATA", "554 5.6.0 refused"), PermanentError, None, id="554"),
+        pytest.param(SmtpFailure("RCPT", "550 5.1.1 no such user"), PermanentError, None, id="550"),
+        pytest.param(SmtpFailure("AUTH"), AuthenticationError, None, id="535"),
+        pytest.param(SmtpFailure("DATA", "451 4.3.0 try later"), RetryableError, None, id="451"),
+        pytest.param(SmtpFailure("RCPT", "450 4.2.1 busy"), RetryableError, None, id="450"),
+        pytest.param(SmtpFailure("DATA", "421 4.3.2 closing"), RetryableError, None, id="421"),
+        pytest.param(SmtpFailure("refused"), RetryableError, None, id="refused"),
+        pytest.param(SmtpFailure("timeout"), RetryableError, None, id="timeout"),
+    ],
 )
 async def test_error_classification(
     adapter: Adapter[Any],
     scenario: Scenario,
-    answer: httpx.Response | Exception,
+    smtp: SmtpSink | None,
+    answer: httpx.Response | Exception | SmtpFailure,
     error: type[Exception],
     retry_after: float | None,
 ) -> None:
-    with respx.mock(assert_all_called=False) as mock:
-        route = scenario.create_route(mock)
-        scenario.also_on_create(mock)
-        if isinstance(answer, Exception):
-            route.mock(side_effect=answer)
-        else:
-            route.mock(return_value=answer)
-        with pytest.raises(error) as raised:
-            await adapter.push(make_delivery("create"))
-    failure = raised.value
+    failure: Exception
+    if isinstance(answer, SmtpFailure):
+        failure = await _mail_failure(adapter, scenario, sink(smtp), answer, error)
+    else:
+        with respx.mock(assert_all_called=False) as mock:
+            route = scenario.create_route(mock)
+            scenario.also_on_create(mock)
+            if isinstance(answer, Exception):
+                route.mock(side_effect=answer)
+            else:
+                route.mock(return_value=answer)
+            with pytest.raises(error) as raised:
+                await adapter.push(make_delivery("create"))
+        failure = raised.value
     assert type(failure) is error
     if isinstance(failure, RetryableError):
         assert failure.retry_after == retry_after
@@ -260,14 +422,39 @@ async def test_error_classification(
     assert failure.exchange is not None, "the dead letter must show what was exchanged"
     if isinstance(answer, httpx.Response):
         assert failure.exchange.status_code == answer.status_code
+    if isinstance(answer, SmtpFailure):
+        assert failure.exchange.status_code == answer.code
     assert_no_secret(scenario, str(failure), json.dumps(failure.exchange.as_dict(), default=str))
+
+
+async def _mail_failure(
+    adapter: Adapter[Any],
+    scenario: Scenario,
+    smtp: SmtpSink,
+    answer: SmtpFailure,
+    error: type[Exception],
+) -> AdapterError:
+    if answer.at in ("refused", "timeout"):
+        async with unreachable(scenario, answer) as elsewhere:
+            with pytest.raises(error) as raised:
+                await elsewhere.push(make_delivery("create"))
+    else:
+        smtp.fail_next(STAGES[answer.at], answer.reply)
+        with pytest.raises(error) as raised:
+            await adapter.push(make_delivery("create"))
+        assert smtp.received == [], "the server kept no message"
+    assert isinstance(raised.value, AdapterError)
+    return raised.value
 
 
 @pytest.mark.parametrize("remote_honours_keys", [True, False], ids=["keyed-remote", "plain-remote"])
 async def test_create_retried_after_a_lost_answer_makes_one_remote_ticket(
-    adapter: Adapter[Any], scenario: Scenario, remote_honours_keys: bool
+    adapter: Adapter[Any], scenario: Scenario, smtp: SmtpSink | None, remote_honours_keys: bool
 ) -> None:
     """The remote creates the ticket but the answer is lost; the retry must not duplicate it."""
+    if scenario.transport == "smtp":
+        await _mail_lost_answer(adapter, sink(smtp), remote_honours_keys)
+        return
     if not remote_honours_keys and scenario.mock_lookup is None:
         pytest.skip("this remote cannot be searched for our hub id")
     tickets: dict[str, str] = {}  # remote id -> the key that created it (all carry hub id 42)
@@ -302,9 +489,35 @@ async def test_create_retried_after_a_lost_answer_makes_one_remote_ticket(
         assert set(keys) == {"gw-5"}, "every try of one delivery carries its key"
 
 
+async def _mail_lost_answer(adapter: Adapter[Any], smtp: SmtpSink, dedupes: bool) -> None:
+    """Mail cannot be searched: the retry sends the message again, with the same Message-ID.
+    A recipient that dedupes by Message-ID keeps one; one that does not shows the same message
+    twice, threaded as one."""
+    smtp.fail_next("LOSE")  # the server keeps the message and never answers
+    with pytest.raises(RetryableError):
+        await adapter.push(make_delivery("create", key="gw-5", attempt=1))
+    result = await adapter.push(make_delivery("create", key="gw-5", attempt=2))
+    assert result.remote is not None
+    first, second = smtp.received
+    if dedupes:
+        assert {m.message_id for m in smtp.received} == {result.remote.remote_id}
+    else:
+        assert first.message_id == second.message_id == result.remote.remote_id
+        assert (first.recipients, first.text) == (second.recipients, second.text)
+
+
 async def test_create_retried_after_a_refusal_creates_the_ticket_once(
-    adapter: Adapter[Any], scenario: Scenario
+    adapter: Adapter[Any], scenario: Scenario, smtp: SmtpSink | None
 ) -> None:
+    if scenario.transport == "smtp":
+        mail = sink(smtp)
+        mail.fail_next("DATA", "451 4.7.1 greylisted, try again later")
+        with pytest.raises(RetryableError):
+            await adapter.push(make_delivery("create", key="gw-6", attempt=1))
+        result = await adapter.push(make_delivery("create", key="gw-6", attempt=2))
+        [sent] = mail.received
+        assert result.remote is not None and result.remote.remote_id == sent.message_id
+        return
     tickets: list[str] = []
     answers = iter([httpx.Response(503)])
 
@@ -327,28 +540,40 @@ async def test_create_retried_after_a_refusal_creates_the_ticket_once(
     assert tickets == ["1"]
 
 
-@pytest.mark.parametrize(
-    ("answer", "ok"),
-    [
-        (httpx.Response(200, json={"items": []}), True),
-        (httpx.Response(401), False),
-        (httpx.Response(500), False),
-        (httpx.ConnectError("refused"), False),
-        (httpx.ReadTimeout("slow"), False),
+@per_transport(
+    "answer,ok",
+    http=[
+        pytest.param(httpx.Response(200, json={"items": []}), True, id="200"),
+        pytest.param(httpx.Response(401), False, id="401"),
+        pytest.param(httpx.Response(500), False, id="500"),
+        pytest.param(httpx.ConnectError("refused"), False, id="refused"),
+        pytest.param(httpx.ReadTimeout("slow"), False, id="timeout"),
     ],
-    ids=["200", "401", "500", "refused", "timeout"],
+    smtp=[
+        pytest.param(SmtpFailure("ok"), True, id="250"),
+        pytest.param(SmtpFailure("AUTH"), False, id="535"),
+        pytest.param(SmtpFailure("refused"), False, id="refused"),
+        pytest.param(SmtpFailure("timeout"), False, id="timeout"),
+    ],
 )
 async def test_check_reports_without_raising(
-    adapter: Adapter[Any], scenario: Scenario, answer: httpx.Response | Exception, ok: bool
+    adapter: Adapter[Any],
+    scenario: Scenario,
+    smtp: SmtpSink | None,
+    answer: httpx.Response | Exception | SmtpFailure,
+    ok: bool,
 ) -> None:
-    with respx.mock() as mock:
-        route = scenario.check_route(mock)
-        if isinstance(answer, Exception):
-            route.mock(side_effect=answer)
-        else:
-            route.mock(return_value=answer)
-        result = await adapter.check()
-    assert route.called
+    if isinstance(answer, SmtpFailure):
+        result = await _mail_check(adapter, scenario, sink(smtp), answer)
+    else:
+        with respx.mock() as mock:
+            route = scenario.check_route(mock)
+            if isinstance(answer, Exception):
+                route.mock(side_effect=answer)
+            else:
+                route.mock(return_value=answer)
+            result = await adapter.check()
+        assert route.called
     assert result.ok is ok
     assert result.detail
     if isinstance(answer, httpx.Response) and not ok:
@@ -356,10 +581,27 @@ async def test_check_reports_without_raising(
     assert_no_secret(scenario, result.detail)
 
 
+async def _mail_check(
+    adapter: Adapter[Any], scenario: Scenario, smtp: SmtpSink, answer: SmtpFailure
+) -> Any:
+    if answer.at in ("refused", "timeout"):
+        async with unreachable(scenario, answer) as elsewhere:
+            return await elsewhere.check()
+    if answer.at == "AUTH":
+        smtp.fail_next("AUTH")
+    result = await adapter.check()
+    settings = resolved(scenario)
+    assert set(smtp.logins) == {(settings["smtp_username"], settings["smtp_password"])}
+    if answer.at == "AUTH":
+        assert "credentials" in result.detail
+    return result
+
+
 async def test_unsigned_inbound_request_is_rejected(
     adapter: Adapter[Any], scenario: Scenario
 ) -> None:
-    """A webhook that does not prove its origin changes nothing (a polled remote takes none)."""
+    """A webhook that does not prove its origin changes nothing (a polled remote takes none, a
+    mail connection none at all)."""
     body = b'{"type": "ticket.solved"}'
     with pytest.raises(InboundRejected):
         await adapter.verify_inbound(InboundRequest(headers={}, body=body))
@@ -384,6 +626,11 @@ async def test_unreadable_inbound_payload_is_refused_cleanly(
 async def test_a_poll_answered_with_garbage_is_an_adapter_error(
     adapter: Adapter[Any], scenario: Scenario
 ) -> None:
+    if scenario.inbound == "mail":  # mail comes in by the listener: nothing to poll
+        assert not adapter.can_poll()
+        with pytest.raises(NotImplementedError):
+            await adapter.poll({"since": "2026-11-23T21:00:00Z", "seen": {}})
+        return
     if scenario.inbound != "poll":
         pytest.skip("this remote pushes")
     with respx.mock(assert_all_called=False) as mock:

@@ -99,7 +99,12 @@ def gateway(
         name = f"gateway_fuzz_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
         database_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    env = {**os.environ, **DEMO_ENV, "GATEWAY_DATABASE_URL": database_url}
+    env = {
+        **os.environ,
+        **DEMO_ENV,
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_MAIL_PORT": str(_free_port()),  # the example's mail listener, out of the way
+    }
     _cli("migrate", env=env)
     keys = {
         role: _cli("create-key", "--name", f"fuzz-{role}", *extra, env=env)

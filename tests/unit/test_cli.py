@@ -49,7 +49,7 @@ def test_check_config_reports_each_bad_key(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("NGI_DE_WEBHOOK_SECRET", "whsec_c2VjcmV0")
     ok = runner.invoke(app, ["check-config", EXAMPLE])
     assert ok.exit_code == 0, ok.output
-    assert '"connections": ["ngi-de-helpdesk"]' in ok.output
+    assert '"connections": ["ngi-de-helpdesk", "mail", "dcache-mail"]' in ok.output
 
 
 def test_create_key_prints_a_usable_key_once(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ PRIORITY = {
 
 def event(name: str, remote: Remote, *, article: dict[str, Any] | None = None) -> dict[str, Any]:
     """An invoker request shaped as the recorded-from-source fixture, for this ticket."""
-    shaped = json.loads((FIXTURES / "event_article_create.json").read_text())
+    shaped: dict[str, Any] = json.loads((FIXTURES / "event_article_create.json").read_text())
     ticket = shaped["Ticket"]
     ticket.update(
         TicketID=int(remote.remote_id),

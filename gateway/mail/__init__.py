@@ -1,0 +1,1 @@
+"""Mail in: messages from submitters and units that work by mail become inbound events."""

@@ -1,0 +1,89 @@
+"""The SMTP listener `gateway serve` runs for the mail channel (aiosmtpd, in the server's loop).
+
+A message is answered 250 only once it is stored (applied, quarantined or filed), so a crash
+before that leaves it with the sending MTA, which tries again; the same Message-ID is then
+applied once. Too large is refused at SMTP time (552), a database that is away is 451 (the MTA
+keeps the message and retries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.config.models import GatewayConfig
+from gateway.errors import GatewayError
+from gateway.mail.service import Mailbox, receive_mail
+from gateway.sync.outbox import SyncContext
+
+log = logging.getLogger(__name__)
+SessionFactory = Callable[[], AsyncSession]
+
+
+class MailHandler:
+    """aiosmtpd handler: every recipient is accepted (the MTA in front decides who may mail us);
+    DATA is read into a ticket, or answered with why not."""
+
+    def __init__(self, sessionmaker: SessionFactory, sync: SyncContext, config: GatewayConfig):
+        self.sessionmaker = sessionmaker
+        self.sync = sync
+        self.config = config
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content
+        if not isinstance(raw, bytes):
+            raw = str(raw or "").encode("utf-8", "surrogateescape")
+        try:
+            async with self.sessionmaker() as db:
+                result = await receive_mail(db, self.sync, config=self.config, raw=raw)
+        except GatewayError as exc:
+            if exc.status_code == 413:
+                return f"552 5.3.4 {exc.message}"
+            log.warning("mail refused", extra={"error": exc.code})
+            return f"554 5.6.0 {exc.message}"
+        except (OperationalError, DBAPIError, OSError) as exc:
+            log.warning("mail deferred: database away", extra={"error": type(exc).__name__})
+            return "451 4.3.0 the gateway cannot store mail now; try again later"
+        except Exception:
+            log.exception("mail deferred: unexpected error")
+            return "451 4.3.0 the gateway cannot read this message now; try again later"
+        return f"250 2.0.0 {result.outcome} as mail {result.mail_id}"
+
+
+async def start_listener(
+    sessionmaker: SessionFactory, sync: SyncContext, config: GatewayConfig
+) -> asyncio.Server | None:
+    """Listen where the mail channel says; None when it does not listen."""
+    mailbox = Mailbox.of(sync.connections) if sync.connections.submitter_channel() else None
+    if mailbox is None or mailbox.adapter.mail_settings.listen_port is None:
+        return None
+    settings = mailbox.adapter.mail_settings
+    handler = MailHandler(sessionmaker, sync, config)
+    domain = settings.domain
+
+    def protocol() -> Any:
+        # hostname given: aiosmtpd would otherwise ask DNS for our FQDN on every connection
+        return SMTP(
+            handler,
+            data_size_limit=settings.max_message_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=domain,
+            ident="ticket-gateway",
+            timeout=60,
+        )
+
+    server = await asyncio.get_running_loop().create_server(
+        protocol, settings.listen_host, settings.listen_port
+    )
+    log.info(
+        "listening for mail",
+        extra={"host": settings.listen_host, "port": settings.listen_port},
+    )
+    return server

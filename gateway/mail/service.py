@@ -1,0 +1,407 @@
+"""One received message: read it, decide what it is and who it is from, apply it through the one
+inbound service, keep its attachments, and record what became of it, in one transaction.
+
+The order of the checks is the order of harm: a bounce or an automatic message never opens a
+ticket nor gets an answer (RFC 3834, RFC 3464); a sender over the daily cap, a message failing
+the trusted server's DKIM/SPF check, or a tagged message from someone who may not write to that
+ticket is quarantined (kept whole, listed, released or dropped by an admin), never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.adapter.mail import IncomingMail, MailAdapter
+from gateway.adapter.models import AddComment, CreateTicket, InboundEvent
+from gateway.attachment.service import store_attachment
+from gateway.config.models import GatewayConfig
+from gateway.connection.service import Connection, Connections
+from gateway.database.base import utcnow
+from gateway.delivery import metrics
+from gateway.errors import Conflict, GatewayError, NotFound, PayloadTooLarge
+from gateway.inbound import service as inbound
+from gateway.mail.tables import MailMessageRow, MailSuppressionRow
+from gateway.support_unit import directory
+from gateway.sync.outbox import SyncContext, commit
+from gateway.ticket import service as tickets
+from gateway.ticket.changes import Changes
+from gateway.ticket.enums import Visibility
+from gateway.ticket.models import MAX_TEXT, JournalEntryCreate, Submitter, TicketCreate
+from gateway.ticket.tables import TicketRow
+
+log = logging.getLogger(__name__)
+
+APPLIED, IGNORED, BOUNCE, QUARANTINED = "applied", "ignored", "bounce", "quarantined"
+RELEASED, DROPPED, DUPLICATE = "released", "dropped", "duplicate"
+MAIL_SYSTEM = "mail system"
+SUBJECT_MAX = 255
+
+
+class MailNotConfigured(Conflict):
+    """Mail arrived, but no connection reads it."""
+
+
+class MessageTooLarge(PayloadTooLarge):
+    """Over the mail channel's `max_message_bytes` (SMTP refuses it with 552 before this)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MailResult:
+    """What became of one message (`mail_id` is its row in the mail log)."""
+
+    mail_id: int
+    outcome: str
+    reason: str | None
+    ticket_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """The mail channel as configured: the submitters' connection and the units' ones."""
+
+    channel: Connection
+    units: list[Connection]
+
+    @classmethod
+    def of(cls, connections: Connections) -> Mailbox:
+        channel = connections.submitter_channel()
+        if channel is None or not isinstance(channel.adapter, MailAdapter):
+            raise MailNotConfigured(
+                "no connection reads mail (an email connection with audience `submitters`)"
+            )
+        units = [
+            c
+            for c in connections
+            if isinstance(c.adapter, MailAdapter) and c.adapter.unit_addresses
+        ]
+        return cls(channel, units)
+
+    @property
+    def adapter(self) -> MailAdapter:
+        assert isinstance(self.channel.adapter, MailAdapter)
+        return self.channel.adapter
+
+    def unit_of(self, sender: str) -> tuple[Connection, MailAdapter] | None:
+        for unit in self.units:
+            assert isinstance(unit.adapter, MailAdapter)
+            if sender in unit.adapter.unit_addresses:
+                return unit, unit.adapter
+        return None
+
+
+async def receive_mail(
+    session: AsyncSession,
+    sync: SyncContext,
+    *,
+    config: GatewayConfig,
+    raw: bytes,
+    release_by: str | None = None,
+) -> MailResult:
+    """Read, decide and apply one message; commit. `release_by` (an admin's name) applies a
+    quarantined message as its sender's, past the checks that held it."""
+    mailbox = Mailbox.of(sync.connections)
+    settings = mailbox.adapter.mail_settings
+    if len(raw) > settings.max_message_bytes:
+        raise MessageTooLarge(
+            f"the message has {len(raw)} bytes; the limit is {settings.max_message_bytes}"
+        )
+    mail = mailbox.adapter.read_mail(raw)
+    event_id = (mail.message_id or "sha256:" + hashlib.sha256(raw).hexdigest())[:255]
+
+    def record() -> MailMessageRow:
+        return MailMessageRow(
+            received_at=utcnow(),
+            message_id=mail.message_id[:998] if mail.message_id else None,
+            sender=mail.sender,
+            subject=mail.subject[:SUBJECT_MAX],
+            size=len(raw),
+            connection=mailbox.channel.name,
+        )
+
+    if release_by is None and mail.message_id is not None:  # an MTA's retry after a lost 250
+        seen = await session.scalar(
+            select(MailMessageRow)
+            .where(MailMessageRow.message_id == mail.message_id[:998])
+            .order_by(MailMessageRow.id)
+            .limit(1)
+        )
+        if seen is not None:
+            return MailResult(seen.id, DUPLICATE, "this Message-ID was read before", seen.ticket_id)
+    row = record()
+    changes = Changes()
+    reader = _Reader(session, mailbox, config, mail, raw, event_id, row, changes)
+    try:
+        await reader.decide(release_by)
+        session.add(row)
+        await session.flush()
+        await commit(session, sync, changes)
+    except IntegrityError:  # the same message applied at once by another instance
+        await session.rollback()
+        if not await inbound.event_seen(
+            session, connection=row.connection or "", event_id=event_id
+        ):
+            raise
+        return MailResult(0, DUPLICATE, "seen before", None)
+    except (GatewayError, ValidationError) as exc:  # a rule refused it: held, not lost
+        await session.rollback()
+        message = exc.message if isinstance(exc, GatewayError) else _first_error(exc)
+        row = record()
+        row.outcome, row.reason, row.raw = QUARANTINED, f"refused: {message}"[:2000], raw
+        session.add(row)
+        await session.commit()
+    metrics.INBOUND_EVENTS.labels(row.connection or mailbox.channel.name, row.outcome).inc()
+    log.info(
+        "mail received",
+        extra={"mail_id": row.id, "outcome": row.outcome, "ticket_id": row.ticket_id},
+    )
+    return MailResult(row.id, row.outcome, row.reason, row.ticket_id)
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors(include_input=False)[0]
+    return f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
+
+
+@dataclass
+class _Reader:
+    session: AsyncSession
+    mailbox: Mailbox
+    config: GatewayConfig
+    mail: IncomingMail
+    raw: bytes
+    event_id: str
+    row: MailMessageRow
+    changes: Changes
+
+    async def decide(self, release_by: str | None) -> None:
+        mail, settings = self.mail, self.mailbox.adapter.mail_settings
+        hub_id = mail.hub_id
+        if mail.bounce is not None:
+            return await self._bounce(hub_id)
+        if mail.automatic is not None:
+            return await self._automatic(hub_id)
+        if mail.sender is None:
+            return self._quarantine("no valid From address")
+        if release_by is None:
+            if mail.auth_failure is not None:
+                return self._quarantine(f"the receiving server reports {mail.auth_failure}")
+            if await self._sent_today() >= settings.daily_cap_per_sender:
+                return self._quarantine(
+                    f"{mail.sender} sent more than {settings.daily_cap_per_sender} "
+                    "messages within 24 hours"
+                )
+        if hub_id is None:
+            return await self._open_ticket()
+        ticket = await self.session.get(TicketRow, hub_id)
+        if ticket is None:
+            return self._quarantine(f"it names ticket #{hub_id}, which does not exist")
+        await self._reply(ticket, release_by)
+
+    async def _sent_today(self) -> int:
+        since = utcnow() - timedelta(days=1)
+        count = await self.session.scalar(
+            select(func.count(MailMessageRow.id)).where(
+                MailMessageRow.sender == self.row.sender, MailMessageRow.received_at >= since
+            )
+        )
+        return count or 0
+
+    def _quarantine(self, reason: str) -> None:
+        self.row.outcome, self.row.reason, self.row.raw = QUARANTINED, reason, self.raw
+
+    def _ignore(self, reason: str) -> None:
+        self.row.outcome, self.row.reason = IGNORED, reason
+
+    async def _bounce(self, hub_id: int | None) -> None:
+        bounce = self.mail.bounce
+        assert bounce is not None
+        self.row.outcome = BOUNCE
+        kind = "permanently" if bounce.permanent else "for now"
+        who = ", ".join(bounce.recipients) or "a recipient"
+        detail = bounce.detail
+        self.row.reason = f"mail to {who} failed {kind}" + (f": {detail}" if detail else "")
+        ticket = await self.session.get(TicketRow, hub_id) if hub_id else None
+        if ticket is not None:
+            self.row.ticket_id = ticket.id
+            await self._internal_note(ticket, f"Mail could not be delivered. {self.row.reason}")
+        if bounce.permanent:
+            for address in bounce.recipients:
+                address = address.lower()
+                if await self.session.get(MailSuppressionRow, address) is None:
+                    self.session.add(
+                        MailSuppressionRow(
+                            address=address,
+                            created_at=utcnow(),
+                            reason=self.row.reason[:2000],
+                            ticket_id=ticket.id if ticket else None,
+                        )
+                    )
+
+    async def _automatic(self, hub_id: int | None) -> None:
+        reason = f"automatic mail ({self.mail.automatic}): never opens a ticket, never answered"
+        self._ignore(reason)
+        ticket = await self.session.get(TicketRow, hub_id) if hub_id else None
+        if ticket is not None:  # an out-of-office on a ticket is worth seeing, internally
+            self.row.ticket_id = ticket.id
+            sender = self.mail.sender or "an unknown sender"
+            body = f"Automatic reply from {sender}: {self.mail.subject}\n\n{self.mail.reply_text}"
+            await self._internal_note(ticket, body)
+
+    async def _internal_note(self, ticket: TicketRow, body: str) -> None:
+        actor = tickets.Actor(name=MAIL_SYSTEM, source=self.mailbox.channel.name)
+        entry = JournalEntryCreate(
+            body=body[:MAX_TEXT] or "(empty)", visibility=Visibility.INTERNAL, author=MAIL_SYSTEM
+        )
+        await tickets.add_entry(
+            self.session, row=ticket, entry=entry, actor=actor, changes=self.changes
+        )
+
+    async def _open_ticket(self) -> None:
+        mail = self.mail
+        assert mail.sender is not None
+        subject = mail.subject.strip()[:SUBJECT_MAX] or "(no subject)"
+        ticket = TicketCreate(
+            subject=subject,
+            description=mail.text.strip()[:MAX_TEXT] or "(the message had no text)",
+            submitter=Submitter(name=(mail.sender_name or mail.sender)[:255], email=mail.sender),
+            cc=[a for a in mail.cc if a != mail.sender][:20],
+        )
+        event = InboundEvent(self.event_id, [CreateTicket(ticket=ticket, remote_id=self.event_id)])
+        outcome = await inbound.apply_event(
+            self.session,
+            connection=self.mailbox.channel,
+            event=event,
+            config=self.config,
+            changes=self.changes,
+        )
+        await self._settle(outcome, public=True)
+
+    async def _reply(self, ticket: TicketRow, release_by: str | None) -> None:
+        mail = self.mail
+        assert mail.sender is not None
+        sender = mail.sender
+        acting = self.mailbox.unit_of(sender)
+        author = mail.sender_name or sender
+        if acting is not None:
+            unit, adapter = acting
+            responsible = await _unit_name(self.session, ticket)
+            if responsible != unit.support_unit and release_by is None:
+                return self._quarantine(
+                    f"{sender} acts for {unit.support_unit}, which is not responsible for "
+                    f"#{ticket.id}"
+                )
+            commands = adapter.unit_commands(mail, author)
+            connection = unit
+            actor = tickets.Actor(name=author, source=unit.name)
+        else:
+            allowed = {ticket.submitter_email.lower(), *(a.lower() for a in ticket.cc or [])}
+            if sender not in allowed and release_by is None:
+                return self._quarantine(
+                    f"{sender} is not the submitter, a cc or the unit of #{ticket.id}"
+                )
+            body = mail.reply_text.strip() or "(the reply had no text)"
+            if release_by is not None and sender not in allowed:
+                author = f"{author} (released by {release_by})"
+            commands = [AddComment(body=body[:MAX_TEXT], author=author[:255])]
+            connection = self.mailbox.channel
+            actor = tickets.Actor(
+                name=author, source=connection.name, is_submitter=sender in allowed
+            )
+        self.row.connection = connection.name
+        outcome = await inbound.apply_as(
+            self.session,
+            connection=connection,
+            event=InboundEvent(self.event_id, commands),
+            ticket_id=ticket.id,
+            actor=actor,
+            config=self.config,
+            changes=self.changes,
+        )
+        await self._settle(outcome, public=True)
+
+    async def _settle(self, outcome: inbound.InboundOutcome, *, public: bool) -> None:
+        """Record the outcome; keep the attachments and the original message on the ticket."""
+        if outcome.duplicate:
+            self._ignore("seen before (same Message-ID)")
+            return
+        ticket_id = next((i["ticket_id"] for i in outcome.applied if i["ticket_id"]), None)
+        if ticket_id is None:
+            reasons = "; ".join(i.get("reason", "") for i in outcome.ignored)
+            self._ignore(reasons or "nothing to apply")
+            return
+        self.row.outcome, self.row.ticket_id = APPLIED, ticket_id
+        if outcome.ignored:
+            self.row.reason = "; ".join(i.get("reason", "") for i in outcome.ignored)
+        author = self.mail.sender or MAIL_SYSTEM
+        source = self.row.connection or self.mailbox.channel.name
+        visibility = Visibility.PUBLIC if public else Visibility.INTERNAL
+        for part in self.mail.attachments:
+            await store_attachment(
+                self.session,
+                ticket_id=ticket_id,
+                filename=part.filename,
+                content_type=part.content_type,
+                data=part.data,
+                visibility=visibility,
+                author=author,
+                source=source,
+            )
+        await store_attachment(  # the message as received, for support staff
+            self.session,
+            ticket_id=ticket_id,
+            filename=f"mail-{self.row.received_at:%Y%m%d-%H%M%S}.eml",
+            content_type="message/rfc822",
+            data=self.raw,
+            visibility=Visibility.INTERNAL,
+            author=author,
+            source=source,
+        )
+
+
+async def _unit_name(session: AsyncSession, ticket: TicketRow) -> str | None:
+    names = await directory.names_by_id(session, ids=[ticket.support_unit_id or 0])
+    return names.get(ticket.support_unit_id or 0)
+
+
+async def quarantined(session: AsyncSession, *, limit: int = 100) -> list[MailMessageRow]:
+    rows = await session.scalars(
+        select(MailMessageRow)
+        .where(MailMessageRow.outcome == QUARANTINED)
+        .order_by(MailMessageRow.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def release(
+    session: AsyncSession, sync: SyncContext, *, config: GatewayConfig, mail_id: int, admin: str
+) -> MailResult:
+    """Apply a quarantined message as if it had passed the checks that held it."""
+    row = await _held(session, mail_id)
+    raw = row.raw or b""
+    row.outcome, row.raw, row.decided_by, row.decided_at = RELEASED, None, admin, utcnow()
+    await session.flush()
+    result = await receive_mail(session, sync, config=config, raw=raw, release_by=admin)
+    return result
+
+
+async def drop(session: AsyncSession, *, mail_id: int, admin: str, reason: str) -> None:
+    row = await _held(session, mail_id)
+    row.outcome, row.raw, row.decided_by, row.decided_at = DROPPED, None, admin, utcnow()
+    row.reason = f"{row.reason}; dropped: {reason}"[:2000]
+    await session.commit()
+
+
+async def _held(session: AsyncSession, mail_id: int) -> MailMessageRow:
+    row = await session.get(MailMessageRow, mail_id, with_for_update=True)
+    if row is None or row.outcome != QUARANTINED:
+        raise NotFound(f"no quarantined message {mail_id}")
+    return row

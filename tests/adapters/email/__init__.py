@@ -1,0 +1,1 @@
+"""Tests of the email adapter: reading mail (message, tags, commands) on a built corpus."""
