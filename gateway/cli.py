@@ -307,15 +307,16 @@ async def _mail_in(
             typer.echo("mail-in: the database is not at the current migration", err=True)
             return EX_TEMPFAIL
         async with create_sessionmaker(engine)() as session:
+            await support_units.ensure_units(session, units=config.support_units)
+            await session.commit()  # a pipe may run before any `serve` has written the units
             try:
                 result = await receive_mail(session, sync, config=config, raw=raw)
             except GatewayError as exc:
                 typer.echo(f"mail-in: {exc.message}", err=True)
                 return EX_DATAERR if exc.status_code == 413 else EX_TEMPFAIL
-        typer.echo(
-            f"{result.outcome} as mail {result.mail_id}"
-            + (f" (#{result.ticket_id})" if result.ticket_id else "")
-        )
+        ticket = f" (#{result.ticket_id})" if result.ticket_id else ""
+        reason = f": {result.reason}" if result.reason else ""
+        typer.echo(f"{result.outcome} as mail {result.mail_id}{ticket}{reason}")
         return EX_OK
     finally:
         await connections.aclose()

@@ -147,5 +147,6 @@ def configure_logging(level: str = "INFO") -> None:
         logger.handlers[:] = []
         logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
-    for chatty in ("alembic", "httpx", "httpcore"):  # httpx: a line per request it sends
+    # httpx: a line per request it sends; aiosmtpd ("mail.log"): ~10 per message received
+    for chatty in ("alembic", "httpx", "httpcore", "mail.log"):
         logging.getLogger(chatty).setLevel(max(root.level, logging.WARNING))

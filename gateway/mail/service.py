@@ -127,12 +127,14 @@ async def receive_mail(
         )
 
     if release_by is None and mail.message_id is not None:  # an MTA's retry after a lost 250
-        seen = await session.scalar(
-            select(MailMessageRow)
-            .where(MailMessageRow.message_id == mail.message_id[:998])
-            .order_by(MailMessageRow.id)
-            .limit(1)
-        )
+        seen = (
+            await session.execute(
+                select(MailMessageRow.id, MailMessageRow.ticket_id)
+                .where(MailMessageRow.message_id == mail.message_id[:998])
+                .order_by(MailMessageRow.id)
+                .limit(1)
+            )
+        ).first()
         if seen is not None:
             return MailResult(seen.id, DUPLICATE, "this Message-ID was read before", seen.ticket_id)
     row = record()

@@ -1,0 +1,239 @@
+"""Latency from a mail into the gateway's SMTP listener to the create in the unit's system.
+
+    python bench/mail_latency.py [--backend sqlite|postgresql|both] [--rate 20] [--seconds 20]
+
+New-problem mails (~3 KB, distinct senders, one SMTP connection each) go at a steady rate into
+`gateway serve` (listener and embedded worker); the ticket is routed to the default unit, whose
+system is a reference helpdesk in this process (REST adapter), and the submitter's
+acknowledgement goes to a mail sink. Latency = when the helpdesk received the create - when the
+SMTP send started; a unique token in each subject matches them. The baseline posts the same
+create straight to the helpdesk at the same rate. Goal: p99 under 500 ms on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiosmtplib
+import httpx
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.common import BIN, arguments, backends, database, free_port, percentile, process, save
+from bench.mail_listener import RCPT, mail_channel, mail_sink, message, wait_smtp
+from examples.helpdesk import Helpdesk, serving
+from gateway.sync.tables import DeliveryAttemptRow, OutboxRow
+from gateway.ticket.tables import TicketRow
+from tests.support.configs import rest_connection
+
+ENV = {"BENCH_TOKEN": "bench-token", "GATEWAY_LOG_LEVEL": "WARNING"}
+UNIT_CONNECTION = "dmsu-helpdesk"
+
+
+def config(sink_url: str, listen_port: int, smtp_port: int) -> dict[str, Any]:
+    return {
+        "support_units": [{"name": "DMSU", "level": "second"}],
+        "routing": {"default_support_unit": "DMSU"},
+        "connections": [
+            mail_channel(listen_port, smtp_port),
+            rest_connection(UNIT_CONNECTION, "DMSU", sink_url, token_env="BENCH_TOKEN"),
+        ],
+    }
+
+
+Send = Callable[[str], Coroutine[Any, Any, str | None]]
+
+
+async def steady(rate: float, seconds: float, send: Send) -> dict[str, float]:
+    """Fire `send(subject)` at a steady rate (open loop); return subject -> time sent."""
+    sent: dict[str, float] = {}
+    tasks: list[asyncio.Task[str | None]] = []
+    start = time.monotonic()
+    for n in range(int(rate * seconds)):
+        delay = start + n / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        subject = f"Jobs abort at site {n % 97}: probe-{time.time_ns()}-{n}"
+        sent[subject] = time.time()
+        tasks.append(asyncio.create_task(send(subject)))
+    errors = [r for r in await asyncio.gather(*tasks) if r is not None]
+    if errors:
+        print(f"  ! {len(errors)} sends failed, first: {errors[0]}", flush=True)
+    return sent
+
+
+def arrivals(desk: Helpdesk, sent: dict[str, float], wait: float = 15) -> dict[str, float]:
+    """Subject -> when the helpdesk received its create, waiting up to `wait` s for all."""
+    deadline = time.monotonic() + wait
+    while True:
+        received = {
+            r.body.get("title"): r.at
+            for r in list(desk.received)
+            if r.path == "/tickets" and isinstance(r.body, dict)
+        }
+        if all(s in received for s in sent) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    missing = [s for s in sent if s not in received]
+    if missing:
+        print(f"  ! {len(missing)} of {len(sent)} never arrived", flush=True)
+    return {s: received[s] for s in sent if s in received}
+
+
+async def stages(url: str, sent: dict[str, float], arrived: dict[str, float]) -> dict[str, Any]:
+    """Where the time goes: SMTP send -> ticket stored -> push to the unit started -> received."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        TicketRow.subject,
+                        TicketRow.created_at,
+                        func.min(DeliveryAttemptRow.started_at),
+                    )
+                    .join(OutboxRow, OutboxRow.ticket_id == TicketRow.id)
+                    .join(DeliveryAttemptRow, DeliveryAttemptRow.outbox_id == OutboxRow.id)
+                    .where(
+                        TicketRow.subject.in_(list(arrived)),
+                        OutboxRow.connection == UNIT_CONNECTION,
+                    )
+                    .group_by(TicketRow.subject, TicketRow.created_at)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    spans: dict[str, list[float]] = {"stored": [], "claimed": [], "pushed": []}
+    for subject, created, started in rows:
+        spans["stored"].append((created.timestamp() - sent[subject]) * 1000)
+        spans["claimed"].append((started.timestamp() - created.timestamp()) * 1000)
+        spans["pushed"].append((arrived[subject] - started.timestamp()) * 1000)
+    return {
+        stage: {"p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99)}
+        for stage, v in spans.items()
+    }
+
+
+def run_gateway(
+    backend: str, rate: float, seconds: float, tmp: Path
+) -> tuple[list[float], list[float], dict[str, Any]]:
+    """Latencies to the helpdesk, SMTP answer times (ms), stage breakdown."""
+    desk = Helpdesk(name="sink", token="bench-token")
+    with serving(desk.app()) as sink_url, database(backend) as url, mail_sink(tmp) as smtp_port:
+        listen, port = free_port(), free_port()
+        path = tmp / f"latency-{listen}.yaml"
+        path.write_text(yaml.safe_dump(config(sink_url, listen, smtp_port)), encoding="utf-8")
+        env = {**ENV, "GATEWAY_DATABASE_URL": url}
+        args = [str(BIN / "gateway"), "serve", "--config", str(path), "--port", str(port)]
+        with process(args, env, ready_url=f"http://127.0.0.1:{port}/readyz") as proc:
+            wait_smtp(listen, proc)
+            answered: list[float] = []
+
+            async def send(subject: str) -> str | None:
+                started = time.perf_counter()
+                sender = f"admin-{time.time_ns()}@site.example.org"
+                _, raw = message(sender, subject)
+                try:
+                    await aiosmtplib.send(
+                        raw, sender=sender, recipients=[RCPT], hostname="127.0.0.1", port=listen
+                    )
+                except (aiosmtplib.SMTPException, OSError) as exc:
+                    return f"{type(exc).__name__}: {exc}"
+                answered.append((time.perf_counter() - started) * 1000)
+                return None
+
+            arrivals(desk, asyncio.run(steady(rate, 2, send)))  # warm-up
+            answered.clear()
+            sent = asyncio.run(steady(rate, seconds, send))
+            arrived = arrivals(desk, sent)
+            breakdown = asyncio.run(stages(url, sent, arrived))
+            if len(arrived) < len(sent):
+                log = proc.log_path.read_text(errors="replace")  # type: ignore[attr-defined]
+                print("  server log (last 5 lines):", *log.splitlines()[-5:], sep="\n    ")
+            return [(at - sent[s]) * 1000 for s, at in arrived.items()], answered, breakdown
+
+
+def run_baseline(rate: float, seconds: float) -> list[float]:
+    desk = Helpdesk(name="sink", token="bench-token")
+    with serving(desk.app()) as sink_url:
+
+        async def load() -> dict[str, float]:
+            headers = {"Authorization": "Bearer bench-token"}
+            async with httpx.AsyncClient(base_url=sink_url, headers=headers, timeout=30) as client:
+
+                async def send(subject: str) -> str | None:
+                    sender = f"admin-{time.time_ns()}@site.example.org"
+                    _, raw = message(sender, subject)
+                    body = raw.split(b"\r\n\r\n", 1)[1].decode().strip()
+                    ticket = {
+                        "title": subject,
+                        "body": body,
+                        "requester": {"name": "Site Admin", "email": sender},
+                        "priority": "normal",
+                        "group": "DMSU",
+                    }
+                    response = await client.post("/tickets", json=ticket)
+                    return None if response.status_code == 201 else str(response.status_code)
+
+                return await steady(rate, seconds, send)
+
+        sent = asyncio.run(load())
+        return [(at - sent[s]) * 1000 for s, at in arrivals(desk, sent).items()]
+
+
+def main() -> None:
+    parser = arguments(__doc__)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    report: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in backends(args.backend):
+            base = run_baseline(args.rate, args.seconds)
+            gate, answered, breakdown = run_gateway(backend, args.rate, args.seconds, Path(tmp))
+            report[backend] = {
+                "mails": len(gate),
+                "sent": int(args.rate * args.seconds),
+                "gateway_p50_ms": percentile(gate, 50),
+                "gateway_p99_ms": percentile(gate, 99),
+                "smtp_250_p50_ms": percentile(answered, 50),
+                "smtp_250_p99_ms": percentile(answered, 99),
+                "direct_p50_ms": percentile(base, 50),
+                "direct_p99_ms": percentile(base, 99),
+                "stages": breakdown,
+            }
+            report[backend]["p99_ratio"] = (
+                report[backend]["gateway_p99_ms"] / report[backend]["direct_p99_ms"]
+            )
+    print(
+        f"\n{args.rate:.0f} mails/s for {args.seconds:.0f} s; SMTP send -> create in the unit (ms)"
+    )
+    print("backend      arrived   gateway p50   p99 (goal < 500)   direct p50   p99   p99 ratio")
+    for backend, f in report.items():
+        print(
+            f"{backend:<12} {f['mails']:4}/{f['sent']:<4} {f['gateway_p50_ms']:9.1f}"
+            f" {f['gateway_p99_ms']:7.1f} {f['direct_p50_ms']:19.1f} {f['direct_p99_ms']:6.1f}"
+            f" {f['p99_ratio']:8.1f}x"
+        )
+    print("SMTP 250 answer (p50 / p99 ms), and where the time goes (p50 / p99 ms):")
+    for backend, f in report.items():
+        print(
+            f"{backend:<12} 250 {f['smtp_250_p50_ms']:.1f} / {f['smtp_250_p99_ms']:.1f}   "
+            + "   ".join(
+                f"{stage} {v['p50_ms']:.1f} / {v['p99_ms']:.1f}" for stage, v in f["stages"].items()
+            )
+        )
+    print(f"saved {save('mail_latency', {'rate': args.rate, **report})}")
+
+
+if __name__ == "__main__":
+    main()
