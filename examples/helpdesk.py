@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import itertools
 import json
 import os
@@ -95,6 +96,13 @@ class NewComment(_Body):
     author: str | None = None
 
 
+class NewAttachment(_Body):
+    filename: str = Field(min_length=1)
+    content_type: str = "application/octet-stream"
+    content: str = Field(min_length=1, description="base64")
+    author: str | None = None
+
+
 class Resolution(_Body):
     status: Literal["resolved", "unresolved"]
     solution: str = Field(min_length=1)
@@ -130,7 +138,8 @@ class Helpdesk:
     """The helpdesk's state and its scripting knobs; tests read and script it directly.
 
     `tickets` maps remote id -> ticket dict (`id`, `url`, `title`, `body`, `requester`,
-    `priority`, `status`, `external_id`, `group`, `component`, `comments`, `solution`).
+    `priority`, `status`, `external_id`, `group`, `component`, `comments`, `attachments`,
+    `solution`).
     The app runs on the server's thread; the knobs are safe to call from the test's thread.
     """
 
@@ -248,6 +257,20 @@ class Helpdesk:
             self.tickets[remote_id]["status"] = "waiting"
         return self.event("ticket.question", remote_id, comment=comment)
 
+    def attach(
+        self, remote_id: str, filename: str, content: bytes, author: str = "helpdesk agent"
+    ) -> dict[str, Any]:
+        """A file added here; returns the `ticket.attached` event (the content in base64)."""
+        attachment = {
+            "filename": filename,
+            "content_type": "application/octet-stream",
+            "content": base64.b64encode(content).decode(),
+            "author": author,
+        }
+        with self._lock:
+            self.tickets[remote_id].setdefault("attachments", []).append(attachment)
+        return self.event("ticket.attached", remote_id, attachment=attachment)
+
     def solve(self, remote_id: str, solution: str, *, solved: bool = True) -> dict[str, Any]:
         """Solve (or give up on) a ticket here; returns `ticket.solved` / `ticket.unsolved`."""
         status = "resolved" if solved else "unresolved"
@@ -269,6 +292,7 @@ class Helpdesk:
         *,
         comment: dict[str, Any] | None = None,
         solution: str | None = None,
+        attachment: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The webhook payload for `kind` about one stored ticket, in the documented shape."""
         with self._lock:
@@ -290,6 +314,8 @@ class Helpdesk:
             event["comment"] = comment
         if solution is not None:
             event["solution"] = solution
+        if attachment is not None:
+            event["attachment"] = attachment
         return event
 
     # serving ---------------------------------------------------------------------------------
@@ -400,6 +426,7 @@ class Helpdesk:
             "id": remote_id,
             "url": f"{self.base_url}/tickets/{remote_id}",
             "comments": [],
+            "attachments": [],
             "solution": None,
         }
         self.tickets[remote_id] = ticket
@@ -487,6 +514,19 @@ def build_app(desk: Helpdesk) -> FastAPI:
 
         return work
 
+    def attach(request: Request) -> Callable[[Any], Outcome]:
+        remote_id = request.path_params["remote_id"]
+
+        def work(body: Any) -> Outcome:
+            new = NewAttachment.model_validate(body)
+            found = desk._ticket(remote_id)
+            if found is None:
+                return no_ticket
+            found.setdefault("attachments", []).append(new.model_dump())
+            return 201, {"id": len(found["attachments"])}
+
+        return work
+
     def resolve(request: Request) -> Callable[[Any], Outcome]:
         remote_id = request.path_params["remote_id"]
 
@@ -506,6 +546,7 @@ def build_app(desk: Helpdesk) -> FastAPI:
     app.add_api_route("/tickets/{remote_id}", route(read), methods=["GET"])
     app.add_api_route("/tickets/{remote_id}", route(update), methods=["PATCH"])
     app.add_api_route("/tickets/{remote_id}/comments", route(comment), methods=["POST"])
+    app.add_api_route("/tickets/{remote_id}/attachments", route(attach), methods=["POST"])
     app.add_api_route("/tickets/{remote_id}/resolve", route(resolve), methods=["POST"])
     return app
 

@@ -58,6 +58,11 @@ class RestAdapter(Adapter[RestConfig]):
     def load_mapping(cls, path: Path) -> BaseModel | None:
         return load_mapping(path)
 
+    @property
+    def carries_attachments(self) -> bool:
+        """Files are sent when the mapping says how (`outbound.attach`)."""
+        return self.rest_mapping.outbound.attach is not None
+
     # --- outbound ---------------------------------------------------------------------------
 
     async def create(self, delivery: Delivery) -> PushResult:
@@ -87,6 +92,20 @@ class RestAdapter(Adapter[RestConfig]):
 
     async def solve(self, delivery: Delivery) -> PushResult:
         return await self._simple(self.rest_mapping.outbound.solve, delivery)
+
+    async def add_attachment(self, delivery: Delivery) -> PushResult:
+        action = self.rest_mapping.outbound.attach
+        if action is None:
+            return await super().add_attachment(delivery)
+        if delivery.attachment is None:
+            raise PermanentError(f"an attach delivery for #{delivery.ticket.id} without a file")
+        _, exchange = await self.speaker.run(
+            action,
+            delivery_context(delivery, self.values),
+            key=delivery.idempotency_key,
+            file=delivery.attachment,
+        )
+        return PushResult(delivery.remote, exchange)
 
     async def find(self, hub_id: int) -> RemoteRef | None:
         action = self.rest_mapping.outbound.find

@@ -18,7 +18,16 @@ if TYPE_CHECKING:
 
 Problem = dict[str, str]
 MAP_USE = re.compile(r"to_(?:remote|hub)\(\s*['\"]([^'\"]+)['\"]")
-COMMAND_KINDS = {"create", "comment", "question", "solve", "reassign", "status", "update"}
+COMMAND_KINDS = {
+    "create",
+    "comment",
+    "question",
+    "solve",
+    "reassign",
+    "status",
+    "update",
+    "attach",
+}
 JINJA_GLOBALS = {
     "range",
     "dict",
@@ -36,6 +45,7 @@ JINJA_GLOBALS = {
 }
 
 REQUEST = {"ticket", "entry", "remote", "hub_id", "changes", "values", "steps", "key", "now"}
+ATTACH = REQUEST | {"attachment"}
 ANSWER = REQUEST | {"response", "status"}
 FIND = {"hub_id", "values", "steps", "now"}
 TOP = {"values", "secrets", "now"}
@@ -73,6 +83,12 @@ def mapping_problems(mapping: RestMapping) -> list[Problem]:
         for used in {m.group(1) for s in strings(template) for m in MAP_USE.finditer(s)}:
             if used not in mapping.maps:
                 problems.append({"key": key, "message": f"no map named '{used}' in maps"})
+    for key, request in _requests(mapping):
+        if not key.startswith("outbound.attach.") and (request.multipart or request.body_raw):
+            field = "multipart" if request.multipart else "body_raw"
+            problems.append(
+                {"key": f"{key}.{field}", "message": "only the steps of outbound.attach send files"}
+            )
     for index, rule in enumerate(mapping.inbound.rules):
         for number, command in enumerate(rule.commands):
             if command.get("kind") not in COMMAND_KINDS:
@@ -85,16 +101,29 @@ def mapping_problems(mapping: RestMapping) -> list[Problem]:
     return problems
 
 
+def _requests(mapping: RestMapping) -> Iterator[tuple[str, Request]]:
+    for name in ("create", "update", "entry", "solve", "attach", "find"):
+        action = getattr(mapping.outbound, name)
+        for number, step in enumerate(action.steps if action is not None else []):
+            yield f"outbound.{name}.steps[{number}]", step
+    if mapping.outbound.check is not None:
+        yield "outbound.check", mapping.outbound.check
+    if mapping.poll is not None:
+        yield "poll.list", mapping.poll.list
+        if mapping.poll.detail is not None:
+            yield "poll.detail", mapping.poll.detail
+
+
 def _templates(mapping: RestMapping) -> Iterator[tuple[str, Any, set[str]]]:
     auth = mapping.auth.model_dump(exclude={"type", "name"}, exclude_none=True)
     yield "auth", auth, TOP
     yield "headers", mapping.headers, TOP
     yield "query", mapping.query, TOP
-    for action_name in ("create", "update", "entry", "solve", "find"):
+    for action_name in ("create", "update", "entry", "solve", "attach", "find"):
         action = getattr(mapping.outbound, action_name)
         if action is None:
             continue
-        before = FIND if action_name == "find" else REQUEST
+        before = {"find": FIND, "attach": ATTACH}.get(action_name, REQUEST)
         for number, step in enumerate(action.steps):
             key = f"outbound.{action_name}.steps[{number}]"
             yield from _request(key, step, before, before | {"response", "status"})
@@ -145,4 +174,6 @@ def _request(
     yield f"{key}.query", request.query, before
     yield f"{key}.headers", request.headers, before
     yield f"{key}.body", request.body, before
+    if request.multipart is not None:
+        yield f"{key}.multipart", request.multipart.model_dump(exclude={"file_field"}), before
     yield f"{key}.save", request.save, after

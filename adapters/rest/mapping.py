@@ -52,6 +52,18 @@ class Auth(_Strict):
         return self
 
 
+class Multipart(_Strict):
+    """A `multipart/form-data` body: the attachment's bytes as one file part, and form fields."""
+
+    file_field: str = Field(default="file", min_length=1, description="The file part's name")
+    filename: Template = Field(
+        default="{{ attachment.filename }}", description="The file part's file name"
+    )
+    fields: dict[str, Template] = Field(
+        default_factory=dict, description="Other form fields (templates; null: left out)"
+    )
+
+
 class Request(_Strict):
     """One HTTP request; `save` keeps values of its answer for the steps after it."""
 
@@ -61,10 +73,34 @@ class Request(_Strict):
     query: dict[str, Any] = Field(default_factory=dict, description="Query parameters (templates)")
     headers: dict[str, Template] = Field(default_factory=dict, description="Extra headers")
     body: Any = Field(default=None, description="JSON body template; null: no body")
+    multipart: Multipart | None = Field(
+        default=None,
+        description="`attach` only: send the attachment as multipart/form-data instead of JSON",
+    )
+    body_raw: Literal["attachment"] | None = Field(
+        default=None,
+        description="`attach` only: the body is the attachment's bytes as they are "
+        "(Content-Type application/octet-stream unless `headers` say otherwise)",
+    )
     save: dict[str, Template] = Field(
         default_factory=dict,
         description="name -> template over `response` (its JSON body), kept as `steps.<name>`",
     )
+
+    @model_validator(mode="after")
+    def _one_body(self) -> Request:
+        given = [
+            name
+            for name, value in (
+                ("body", self.body),
+                ("multipart", self.multipart),
+                ("body_raw", self.body_raw),
+            )
+            if value is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(f"a request has one body: {' and '.join(given)} both given")
+        return self
 
 
 class RemoteRef(_Strict):
@@ -86,6 +122,11 @@ class Outbound(_Strict):
     update: Action
     entry: Action
     solve: Action
+    attach: Action | None = Field(
+        default=None,
+        description="Add a public file to the remote ticket (`attachment`); without it the "
+        "connection is sent no files",
+    )
     find: Action | None = Field(
         default=None,
         description="Find the remote ticket carrying `hub_id`; run before a create is retried.",

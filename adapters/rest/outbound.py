@@ -8,6 +8,8 @@ answer errors with 200), into the adapter contract's typed errors.
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +29,7 @@ from gateway.adapter.errors import (
     RetryableError,
     parse_retry_after,
 )
-from gateway.adapter.models import Delivery, RemoteRef
+from gateway.adapter.models import AttachedFile, Delivery, RemoteRef
 
 ERRORS: dict[str, type[AdapterError]] = {
     "retry": RetryableError,
@@ -102,9 +104,20 @@ class Speaker:
         await self.client.aclose()
 
     async def send(
-        self, request: Request, context: dict[str, Any], *, key: str | None = None
+        self,
+        request: Request,
+        context: dict[str, Any],
+        *,
+        key: str | None = None,
+        file: AttachedFile | None = None,
     ) -> Answer:
-        """Render one request, send it, judge the answer; raise the contract's typed errors."""
+        """Render one request, send it, judge the answer; raise the contract's typed errors.
+
+        `file` is the attachment a `multipart` or `body_raw` request sends; the record of the
+        request names it instead of keeping its bytes (or their base64 in a JSON body).
+        """
+        other: dict[str, Any] | None = None
+        shown: Any = None
         try:
             path = self.templates.path(request.path, context)
             params = {
@@ -114,6 +127,12 @@ class Speaker:
             }
             headers = {n: self.templates.text(v, context) for n, v in request.headers.items()}
             body = without_nulls(self.templates.render(request.body, context))
+            if request.multipart is not None or request.body_raw is not None:
+                if file is None:
+                    raise MappingTemplateError("this request sends a file, and there is none")
+                other, shown = self._file_body(request, context, file, headers)
+            elif file is not None:
+                shown = _hide_file(body, context, file)
         except MappingTemplateError as exc:  # retrying cannot change the mapping: dead letter
             raise PermanentError(
                 f"mapping cannot render {request.method} {request.path}: {exc}",
@@ -125,16 +144,48 @@ class Speaker:
             self.client,
             request.method,
             path,
-            json_body=body,
+            json_body=body if other is None else None,
             headers=headers or None,
             params={**self.params, **params},
             secret_params=self.secret_params,
             judge=self._judge,
+            other_body=other,
+            shown_body=shown,
         )
         return Answer(response.status_code, exchange.response_body, exchange)
 
+    def _file_body(
+        self,
+        request: Request,
+        context: dict[str, Any],
+        file: AttachedFile,
+        headers: dict[str, str],
+    ) -> tuple[dict[str, Any], Any]:
+        """httpx's arguments for a file body, and what the record shows of it."""
+        named = f"<{file.filename}, {file.size} bytes>"
+        multipart = request.multipart
+        if multipart is None:  # body_raw: the bytes as they are
+            if not any(name.lower() == "content-type" for name in headers):
+                headers["Content-Type"] = "application/octet-stream"
+            return {"content": file.data}, named
+        filename = self.templates.text(multipart.filename, context)
+        fields = {
+            name: _form_value(value)
+            for name, value in self.templates.render(multipart.fields, context).items()
+            if value is not None
+        }
+        files = {multipart.file_field: (filename, file.data, file.content_type)}
+        return {"files": files, "data": fields}, {
+            "multipart": {**fields, multipart.file_field: named}
+        }
+
     async def run(
-        self, action: Action, context: dict[str, Any], *, key: str | None = None
+        self,
+        action: Action,
+        context: dict[str, Any],
+        *,
+        key: str | None = None,
+        file: AttachedFile | None = None,
     ) -> tuple[dict[str, Any], Exchange | None]:
         """Every request of the action in order; the context after the last, and its record."""
         steps: dict[str, Any] = {}
@@ -143,7 +194,7 @@ class Speaker:
         for request in action.steps:
             if not self._test(request.when, current, request):
                 continue
-            answer = await self.send(request, current, key=key)
+            answer = await self.send(request, current, key=key, file=file)
             exchange = answer.exchange
             current = {**current, "response": answer.body, "status": answer.status}
             for name, template in request.save.items():
@@ -211,10 +262,40 @@ class Speaker:
             ) from None
 
 
+def _form_value(value: Any) -> str:
+    """A form field's text: numbers as written, true/false, lists and dicts as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _hide_file(body: Any, context: dict[str, Any], file: AttachedFile) -> Any:
+    """The body as recorded: the file's base64 named instead of kept (None: nothing to hide)."""
+    encoded = (context.get("attachment") or {}).get("base64")
+    if not encoded:
+        return None
+    named = f"<base64 of {file.filename}, {file.size} bytes>"
+
+    def hide(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace(encoded, named) if encoded in value else value
+        if isinstance(value, dict):
+            return {k: hide(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [hide(v) for v in value]
+        return value
+
+    return hide(body)
+
+
 def delivery_context(delivery: Delivery, values: dict[str, Any]) -> dict[str, Any]:
     """What an outbound template can name: the public ticket as it is now, the entry, the
-    remote ticket, the changes that caused the delivery, the connection's values."""
+    remote ticket, the changes that caused the delivery, the connection's values, and for an
+    `attach` delivery the file (`attachment`: filename, content_type, size, base64)."""
     remote = delivery.remote
+    file = delivery.attachment
     return {
         "ticket": delivery.ticket.model_dump(mode="json"),
         "entry": delivery.entry.model_dump(mode="json") if delivery.entry else None,
@@ -226,4 +307,17 @@ def delivery_context(delivery: Delivery, values: dict[str, Any]) -> dict[str, An
         "values": values,
         "key": delivery.idempotency_key,
         "now": now_iso(),
+        **(
+            {
+                "attachment": {
+                    "id": file.id,
+                    "filename": file.filename,
+                    "content_type": file.content_type,
+                    "size": file.size,
+                    "base64": base64.b64encode(file.data).decode("ascii"),
+                }
+            }
+            if file is not None
+            else {}
+        ),
     }

@@ -55,6 +55,12 @@ class Adapter(ABC, Generic[ConfigT]):
         the sync policy sends it the acknowledgement, public updates and the solution."""
         return False
 
+    @property
+    def carries_attachments(self) -> bool:
+        """Whether this connection can send files: the sync policy sends it `attach` deliveries
+        (public files only), which `push` hands to `add_attachment`."""
+        return False
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.config!r}>"
 
@@ -73,6 +79,8 @@ class Adapter(ABC, Generic[ConfigT]):
             return _storable(await self.add_entry(delivery))
         if delivery.action == Action.SOLVE:
             return _storable(await self.solve(delivery))
+        if delivery.action == Action.ATTACH:
+            return _storable(await self.add_attachment(delivery))
         return _storable(await self.update(delivery))
 
     @abstractmethod
@@ -90,6 +98,11 @@ class Adapter(ABC, Generic[ConfigT]):
     @abstractmethod
     async def solve(self, delivery: Delivery) -> PushResult:
         """Tell the remote the ticket is solved or unsolved, with the solution."""
+
+    async def add_attachment(self, delivery: Delivery) -> PushResult:
+        """Add `delivery.attachment` (a public file, with its bytes) to the remote ticket.
+        Adapters that carry attachments override this and `carries_attachments`."""
+        raise PermanentError("this connection does not carry attachments")
 
     async def find(self, hub_id: int) -> RemoteRef | None:
         """The remote ticket already carrying this hub id, if the remote can be searched."""

@@ -49,14 +49,20 @@ async def call(
     secret_params: Collection[str] = (),
     judge: Judge | None = None,
     in_call_attempts: int = 3,
+    other_body: Mapping[str, Any] | None = None,
+    shown_body: Any = None,
 ) -> tuple[httpx.Response, Exchange]:
     """Send one request; return the response and its record, or raise a classified AdapterError.
 
     `judge` decides what an answer means (default: by status); the record shows `secret_params`
-    (a token in the query string) as `***`.
+    (a token in the query string) as `***`. A body that is not JSON (a file) is given as httpx's
+    `content`, or `files` and `data`, in `other_body`. `shown_body`, if given, is what the
+    record shows of the body instead (a file's bytes are not kept there).
     """
     shown = _shown_url(url, params, secret_params)
-    send = {"json": json_body, "headers": headers, "params": params}
+    send = {"json": json_body, "headers": headers, "params": params, **(other_body or {})}
+    if shown_body is not None:
+        json_body = shown_body
     try:
         try:  # the first try outside tenacity: building its retry state costs on every call
             response = await client.request(method, url, **send)

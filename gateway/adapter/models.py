@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from gateway.adapter.errors import Exchange
 from gateway.inputs import InputModel, RecordId
@@ -21,6 +23,7 @@ class Action(StrEnum):
     UPDATE = "update"
     ENTRY = "entry"
     SOLVE = "solve"
+    ATTACH = "attach"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,17 @@ class RemoteRef:
 
     remote_id: str
     remote_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedFile:
+    """A public file of the ticket, with its bytes, for an `attach` delivery."""
+
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    data: bytes = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +62,7 @@ class Delivery:
     entry: JournalEntry | None = None
     changes: dict[str, Any] = field(default_factory=dict)
     suppressed: frozenset[str] = frozenset()  # addresses whose mail bounced for good
+    attachment: AttachedFile | None = None  # the file of an `attach` delivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +125,30 @@ class Reassign(_Command):
     support_unit: UnitName
 
 
+class AttachFile(_Command):
+    """A file added at the remote; an internal one stays internal at the hub."""
+
+    kind: Literal["attach"] = "attach"
+    filename: str = Field(min_length=1, max_length=1024, description="Sanitised when stored")
+    content_type: str | None = Field(default=None, max_length=255)
+    data: str = Field(min_length=1, description="The content, base64-encoded (line breaks allowed)")
+    author: Author | None = None
+    visibility: Visibility = Visibility.PUBLIC
+
+    @field_validator("data")
+    @classmethod
+    def _base64(cls, value: str) -> str:
+        value = "".join(value.split())  # MIME-style line breaks (Znuny's) are fine
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("must be base64 (RFC 4648)") from None
+        return value
+
+    def content(self) -> bytes:
+        return base64.b64decode(self.data, validate=True)
+
+
 class UpdateFields(_Command):
     kind: Literal["update"] = "update"
     priority: Priority | None = None
@@ -117,7 +156,14 @@ class UpdateFields(_Command):
 
 
 Command = Annotated[
-    CreateTicket | AddComment | AskSubmitter | SetStatus | Solve | Reassign | UpdateFields,
+    CreateTicket
+    | AddComment
+    | AskSubmitter
+    | SetStatus
+    | Solve
+    | Reassign
+    | UpdateFields
+    | AttachFile,
     Field(discriminator="kind"),
 ]
 

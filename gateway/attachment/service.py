@@ -23,9 +23,9 @@ from gateway.attachment.tables import AttachmentRow, BlobRow
 from gateway.database.base import utcnow
 from gateway.errors import AttachmentTooLarge, InvalidInput, NotFound, TicketAttachmentsTooLarge
 from gateway.settings import Settings, get_settings
-from gateway.ticket import service as tickets
+from gateway.ticket.changes import Changes
 from gateway.ticket.enums import Visibility
-from gateway.ticket.tables import JournalEntryRow, TicketRow
+from gateway.ticket.tables import JournalEntryRow, TicketChangeRow, TicketRow
 
 MAX_FILENAME = 255
 FALLBACK_FILENAME = "attachment"
@@ -111,6 +111,7 @@ async def store_attachment(
     source: str,
     entry_id: int | None = None,
     limits: AttachmentLimits | None = None,
+    changes: Changes | None = None,
 ) -> AttachmentRow:
     """Attach a file to a ticket within the caller's transaction (it never commits).
 
@@ -118,6 +119,10 @@ async def store_attachment(
     on an internal entry is internal, and the limits raise `AttachmentTooLarge` or
     `TicketAttachmentsTooLarge` (413) before anything is written. The ticket row is locked so
     concurrent uploads cannot pass the per-ticket limit together.
+
+    A public file is kept in the ticket's history (`attachment_added`); with `changes` (the unit
+    of work's log, committed by `gateway.sync.outbox.commit`) the sync policy also sends it to
+    the connections that carry files.
     """
     limits = limits or AttachmentLimits.from_settings(get_settings())
     name = sanitize_filename(filename)
@@ -125,9 +130,10 @@ async def store_attachment(
     if size > limits.max_bytes:
         raise AttachmentTooLarge(filename=name, size=size, limit=limits.max_bytes)
     locked = await session.execute(
-        select(TicketRow.id).where(TicketRow.id == ticket_id).with_for_update()
+        select(TicketRow).where(TicketRow.id == ticket_id).with_for_update()
     )
-    if locked.scalar_one_or_none() is None:
+    ticket = locked.scalar_one_or_none()
+    if ticket is None:
         raise NotFound(f"ticket #{ticket_id} not found")
     if entry_id is not None:
         entry = await load_entry(session, ticket_id=ticket_id, entry_id=entry_id, internal=True)
@@ -158,13 +164,18 @@ async def store_attachment(
     if row.visibility == Visibility.PUBLIC.value:
         # the history filter hides only internal *entries* from submitters, so an internal
         # file is not written there (its row keeps who added it, from where and when)
-        await tickets.note(
-            session,
+        change = TicketChangeRow(
             ticket_id=ticket_id,
+            version=ticket.version,
             action="attachment_added",
-            actor=tickets.Actor(name=author, source=source),
-            diff={"attachment": _summary(row)},
+            actor=author,
+            source=source,
+            changes={"attachment": _summary(row)},
+            at=now,
         )
+        session.add(change)
+        if changes is not None:
+            changes.add(ticket, change)
     return row
 
 

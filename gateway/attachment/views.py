@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Path, Response, UploadFile, status
 
-from gateway.api.deps import AppSettings, CurrentCaller, Session, TicketId
+from gateway.api.deps import AppSettings, CurrentCaller, Session, Sync, TicketId
 from gateway.api.middleware import BodyLimit
 from gateway.attachment import access, service
 from gateway.attachment.models import Attachment
@@ -22,7 +22,9 @@ from gateway.attachment.service import FALLBACK_FILENAME, OCTET_STREAM, Attachme
 from gateway.errors import AttachmentTooLarge
 from gateway.inputs import MAX_DB_INT, Omittable, RecordId
 from gateway.settings import Settings
+from gateway.sync.outbox import commit
 from gateway.ticket import service as tickets
+from gateway.ticket.changes import Changes
 from gateway.ticket.enums import Visibility
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["attachments"])
@@ -112,6 +114,7 @@ async def add_attachments(
     session: Session,
     caller: CurrentCaller,
     settings: AppSettings,
+    sync: Sync,
     file: Annotated[
         list[UploadFile],
         File(min_length=1, description="One or more files (repeat the `file` part)"),
@@ -131,6 +134,7 @@ async def add_attachments(
             session, ticket_id=row.id, entry_id=entry_id, internal=caller.sees_internal
         )
     limits = AttachmentLimits.from_settings(settings)
+    changes = Changes()  # public files travel to connections that carry them
     stored = []
     for upload in file:
         name = service.sanitize_filename(upload.filename)
@@ -148,9 +152,10 @@ async def add_attachments(
                 source="api",
                 entry_id=entry_id,
                 limits=limits,
+                changes=changes,
             )
         )
-    await session.commit()
+    await commit(session, sync, changes)
     return [Attachment.from_row(attachment) for attachment in stored]
 
 

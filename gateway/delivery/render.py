@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapter.errors import AdapterError, PermanentError
-from gateway.adapter.models import Action, Delivery, RemoteRef
+from gateway.adapter.models import Action, AttachedFile, Delivery, RemoteRef
+from gateway.attachment.tables import AttachmentRow, BlobRow
 from gateway.delivery.claim import Claim
 from gateway.mail.tables import MailSuppressionRow
 from gateway.ticket import service as tickets
-from gateway.ticket.enums import LinkRole
+from gateway.ticket.enums import LinkRole, Visibility
 from gateway.ticket.models import JournalEntry, Ticket
 from gateway.ticket.tables import TicketChangeRow, TicketRow
 
@@ -49,17 +51,27 @@ async def render_deliveries(
             if (t := rendered.get(c.ticket_id)) is not None
         ],
     )
+    files = await _files(
+        session,
+        [
+            changes.get(c.change_id or 0, {}).get("attachment", {}).get("id")
+            for c in claimed
+            if c.action == Action.ATTACH.value
+        ],
+    )
     out: dict[int, Delivery | AdapterError] = {}
     for claim in claimed:
         ticket = rendered.get(claim.ticket_id)
         try:
             if ticket is None:
                 raise PermanentError(f"ticket #{claim.ticket_id} no longer exists")
+            change = changes.get(claim.change_id or 0, {})
             out[claim.outbox_id] = _delivery(
                 claim,
                 ticket,
-                changes.get(claim.change_id or 0, {}),
+                change,
                 suppressed if claim.connection in mailed else frozenset(),
+                _file(claim, change, files) if claim.action == Action.ATTACH.value else None,
             )
         except AdapterError as error:
             out[claim.outbox_id] = error
@@ -74,6 +86,44 @@ async def render_delivery(session: AsyncSession, claim: Claim) -> Delivery:
     return result
 
 
+async def _files(
+    session: AsyncSession, ids: list[Any]
+) -> dict[int, tuple[AttachmentRow, bytes | None]]:
+    """The attachments of a batch's `attach` deliveries with their bytes (two queries)."""
+    wanted = {i for i in ids if isinstance(i, int)}
+    if not wanted:
+        return {}
+    rows = list(
+        (await session.execute(select(AttachmentRow).where(AttachmentRow.id.in_(wanted)))).scalars()
+    )
+    blobs = {
+        sha: bytes(data)
+        for sha, data in await session.execute(
+            select(BlobRow.sha256, BlobRow.data).where(
+                BlobRow.sha256.in_({row.sha256 for row in rows})
+            )
+        )
+    }
+    return {row.id: (row, blobs.get(row.sha256)) for row in rows}
+
+
+def _file(
+    claim: Claim, change: dict[str, Any], files: dict[int, tuple[AttachmentRow, bytes | None]]
+) -> AttachedFile:
+    """The public file an `attach` row names, as it is now: one that is gone or became
+    internal is never sent (a dead letter saying so)."""
+    attachment_id = change.get("attachment", {}).get("id")
+    found = files.get(attachment_id) if isinstance(attachment_id, int) else None
+    row, data = found if found is not None else (None, None)
+    if row is None or data is None or row.ticket_id != claim.ticket_id:
+        raise PermanentError(f"attachment {attachment_id} of #{claim.ticket_id} no longer exists")
+    if row.visibility != Visibility.PUBLIC.value:
+        raise PermanentError(f"attachment {attachment_id} of #{claim.ticket_id} is internal")
+    return AttachedFile(
+        id=row.id, filename=row.filename, content_type=row.content_type, size=row.size, data=data
+    )
+
+
 async def _suppressed(session: AsyncSession, tickets_mailed: list[Ticket]) -> frozenset[str]:
     addresses = {a.lower() for t in tickets_mailed for a in [t.submitter.email, *t.cc]}
     if not addresses:
@@ -85,7 +135,11 @@ async def _suppressed(session: AsyncSession, tickets_mailed: list[Ticket]) -> fr
 
 
 def _delivery(
-    claim: Claim, ticket: Ticket, changes: dict[str, object], suppressed: frozenset[str]
+    claim: Claim,
+    ticket: Ticket,
+    changes: dict[str, Any],
+    suppressed: frozenset[str],
+    attachment: AttachedFile | None = None,
 ) -> Delivery:
     """The public view of the ticket as it is now, with its remote ref at this connection."""
     links = {link.role: link for link in ticket.links if link.connection == claim.connection}
@@ -103,6 +157,7 @@ def _delivery(
         entry=_entry(ticket, claim),
         changes=changes,
         suppressed=suppressed,
+        attachment=attachment,
     )
 
 

@@ -10,6 +10,7 @@ nothing is half-applied.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from gateway.adapter.models import (
     ASSIGNEE_REPORTS,
     AddComment,
     AskSubmitter,
+    AttachFile,
     Command,
     CreateTicket,
     InboundEvent,
@@ -29,6 +31,8 @@ from gateway.adapter.models import (
     Solve,
     UpdateFields,
 )
+from gateway.attachment import service as attachments
+from gateway.attachment.tables import AttachmentRow
 from gateway.config.models import GatewayConfig
 from gateway.connection.models import Policy
 from gateway.connection.service import Connection
@@ -46,7 +50,7 @@ from gateway.ticket.models import JournalEntryCreate, TicketPatch
 from gateway.ticket.tables import LinkRow, TicketRow
 
 NEVER_OVERWRITTEN_BY_SOLVE = frozenset({Status.VERIFIED, Status.CLOSED})
-ORIGIN_MAY = frozenset({"comment", "status", "update"})
+ORIGIN_MAY = frozenset({"comment", "status", "update", "attach"})
 APPLIED, IGNORED, DUPLICATE, REJECTED = "applied", "ignored", "duplicate", "rejected"
 
 
@@ -200,6 +204,8 @@ class _Change:
     async def apply(self, command: Command, link: LinkRow | None) -> str | None:
         if isinstance(command, AddComment | AskSubmitter):
             return await self._entry(command, link)
+        if isinstance(command, AttachFile):
+            return await self._attach(command)
         if isinstance(command, Solve):
             if Status(self.row.status) in NEVER_OVERWRITTEN_BY_SOLVE:
                 return f"a '{self.row.status}' ticket is never overwritten by a remote solution"
@@ -237,6 +243,32 @@ class _Change:
         )
         if isinstance(command, AskSubmitter):
             await self._patch(TicketPatch(status=Status.WAITING_FOR_REPLY))
+        return None
+
+    async def _attach(self, command: AttachFile) -> str | None:
+        """Store the file in the event's transaction; the same file under the same name already
+        on the ticket (the echo of one the hub sent there) is not stored twice."""
+        data = command.content()
+        known = await self.session.scalar(
+            select(AttachmentRow.id).where(
+                AttachmentRow.ticket_id == self.row.id,
+                AttachmentRow.sha256 == hashlib.sha256(data).hexdigest(),
+                AttachmentRow.filename == attachments.sanitize_filename(command.filename),
+            )
+        )
+        if known is not None:
+            return f"the ticket already has this file (attachment {known})"
+        await attachments.store_attachment(
+            self.session,
+            ticket_id=self.row.id,
+            filename=command.filename,
+            content_type=command.content_type,
+            data=data,
+            visibility=command.visibility,
+            author=command.author or self.actor.name,
+            source=self.connection.name,
+            changes=self.changes,
+        )
         return None
 
     async def _echo(self, body: str, link: LinkRow) -> bool:

@@ -355,6 +355,7 @@ class _Reader:
                 visibility=visibility,
                 author=author,
                 source=source,
+                changes=self.changes,  # public files travel on, like the entry they came with
             )
         await store_attachment(  # the message as received, for support staff
             self.session,

@@ -35,7 +35,7 @@ PUBLIC_FIELDS = frozenset(
 class ChangeFacts:
     """What the policy needs to know about one recorded change."""
 
-    action: str  # created | updated | entry_added
+    action: str  # created | updated | entry_added | attachment_added
     changes: dict[str, Any]
     source: str  # "api" or the connection the change came from
     support_unit: str | None  # the responsible unit after the change
@@ -53,7 +53,8 @@ def targets(facts: ChangeFacts, connections: Connections) -> list[Target]:
     """Outbox rows for one change; never one back to the connection the change came from
     (but a submitter who mailed a problem is still sent the acknowledgement with the hub id)."""
     found = (
-        _assignee_targets(facts, connections)
+        _attachment_targets(facts, connections)
+        + _assignee_targets(facts, connections)
         + _origin_targets(facts, connections)
         + _submitter_targets(facts, connections)
     )
@@ -68,9 +69,29 @@ def targets(facts: ChangeFacts, connections: Connections) -> list[Target]:
     return out
 
 
+ATTACHMENT_ADDED = "attachment_added"
+
+
+def _attachment_targets(facts: ChangeFacts, connections: Connections) -> list[Target]:
+    """A public file goes where a public entry goes (the assignee; the origin under mirror), to
+    connections that carry files; an internal one never leaves the hub."""
+    if facts.action != ATTACHMENT_ADDED or not _public_attachment(facts):
+        return []
+    out = []
+    assignee = connections.for_unit(facts.support_unit)
+    if assignee is not None and assignee.adapter.carries_attachments:
+        out.append(Target(assignee.name, Action.ATTACH, "public-attachment-to-assignee"))
+    origin = connections.get(facts.origin) if facts.origin else None
+    if origin is not None and origin.policy == Policy.MIRROR and origin.adapter.carries_attachments:
+        out.append(Target(origin.name, Action.ATTACH, "mirror-public-attachment"))
+    return out
+
+
 def _assignee_targets(facts: ChangeFacts, connections: Connections) -> list[Target]:
     assignee = connections.for_unit(facts.support_unit)
     out: list[Target] = []
+    if facts.action == ATTACHMENT_ADDED:
+        return out
     if facts.action == "created":
         if assignee is not None:
             out.append(Target(assignee.name, Action.CREATE, "assignment-creates-remote-ticket"))
@@ -96,7 +117,7 @@ def _assignee_targets(facts: ChangeFacts, connections: Connections) -> list[Targ
 
 def _origin_targets(facts: ChangeFacts, connections: Connections) -> list[Target]:
     origin = connections.get(facts.origin) if facts.origin else None
-    if origin is None or facts.action == "created":
+    if origin is None or facts.action in ("created", ATTACHMENT_ADDED):
         return []
     if _is_solve(facts):
         return [Target(origin.name, Action.SOLVE, "origin-updated-on-solution")]
@@ -117,7 +138,7 @@ def _submitter_targets(facts: ChangeFacts, connections: Connections) -> list[Tar
     """The mail channel tells the submitter and cc: the acknowledgement, public entries
     (questions included), status changes, and the solution. Never internal entries."""
     channel = connections.submitter_channel()
-    if channel is None:
+    if channel is None or facts.action == ATTACHMENT_ADDED:
         return []
     if facts.action == "created":
         return [Target(channel.name, Action.CREATE, ACKNOWLEDGED)]
@@ -139,6 +160,11 @@ def _is_solve(facts: ChangeFacts) -> bool:
 def _public_entry(facts: ChangeFacts) -> bool:
     entry = facts.changes.get("entry")
     return entry is not None and entry.get("visibility") == Visibility.PUBLIC
+
+
+def _public_attachment(facts: ChangeFacts) -> bool:
+    attachment = facts.changes.get("attachment")
+    return attachment is not None and attachment.get("visibility") == Visibility.PUBLIC
 
 
 def _public_fields(facts: ChangeFacts) -> bool:

@@ -6,6 +6,7 @@ as its scenario in `tests/contract/scenarios/` says.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -504,6 +505,28 @@ async def _mail_lost_answer(adapter: Adapter[Any], smtp: SmtpSink, dedupes: bool
     else:
         assert first.message_id == second.message_id == result.remote.remote_id
         assert (first.recipients, first.text) == (second.recipients, second.text)
+
+
+async def test_an_attachment_goes_out_only_where_the_adapter_carries_files(
+    adapter: Adapter[Any], scenario: Scenario, smtp: SmtpSink | None
+) -> None:
+    """An adapter that declares `carries_attachments` sends an `attach` delivery (the file's
+    bytes, or their base64, reach the remote); one that does not refuses it for good."""
+    delivery = make_delivery("attach")
+    assert delivery.attachment is not None
+    if not adapter.carries_attachments:
+        with pytest.raises(PermanentError, match="does not carry attachments"):
+            await adapter.push(delivery)
+        assert smtp is None or smtp.received == []
+        return
+    with respx.mock(assert_all_called=True) as mock:
+        scenario.mock_attach(mock)
+        result = await adapter.push(delivery)
+        sent = b"".join(call.request.content for call in mock.calls)
+    assert result.remote == delivery.remote
+    data = delivery.attachment.data
+    assert data in sent or base64.b64encode(data) in sent
+    assert_no_secret(scenario, json.dumps(result.exchange.as_dict() if result.exchange else {}))
 
 
 async def test_create_retried_after_a_refusal_creates_the_ticket_once(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.adapter.models import Action, Delivery, RemoteRef
+from gateway.adapter.models import Action, AttachedFile, Delivery, RemoteRef
 from gateway.ticket.models import JournalEntry, Ticket
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -49,6 +49,16 @@ def make_entry(body: str = "Please send the log", author: str = "Eve") -> Journa
     )
 
 
+def make_file(
+    data: bytes = b"srmcp: SRM_AUTHORIZATION_FAILURE\n\x00\xff binary tail",
+    filename: str = "srm.log",
+    content_type: str = "text/plain",
+) -> AttachedFile:
+    return AttachedFile(
+        id=5, filename=filename, content_type=content_type, size=len(data), data=data
+    )
+
+
 def make_delivery(
     action: str = "create",
     *,
@@ -57,9 +67,11 @@ def make_delivery(
     remote: RemoteRef | None = REMOTE,
     entry: JournalEntry | None = None,
     changes: dict[str, Any] | None = None,
+    attachment: AttachedFile | None = None,
     **ticket: Any,
 ) -> Delivery:
-    """One outbox row's delivery: creates have no remote ref, entries carry a public entry."""
+    """One outbox row's delivery: creates have no remote ref, entries carry a public entry,
+    attachments a public file."""
     return Delivery(
         action=Action(action),
         ticket=make_ticket(**ticket),
@@ -68,4 +80,5 @@ def make_delivery(
         remote=None if action == "create" else remote,
         entry=entry if entry is not None or action != "entry" else make_entry(),
         changes=changes or {},
+        attachment=attachment if attachment is not None or action != "attach" else make_file(),
     )

@@ -19,12 +19,15 @@ from adapters.rest.checks import mapping_problems
 from adapters.rest.mapping import merge, parse_mapping
 from gateway.adapter.errors import AdapterError
 from gateway.adapter.models import InboundRequest, RemoteRef
-from tests.contract.tickets import make_delivery
+from tests.adapters.rest.support import form_parts
+from tests.contract.tickets import make_delivery, make_file
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "mappings.md"
 BLOCK = re.compile(r'```(yaml|json) title="([^"]+)"\n(.*?)```', re.DOTALL)
 BASE_URL = "https://remote.test"
 ACTIONS = ("create", "update", "entry", "solve")
+DELIVERIES = (*ACTIONS, "attach")
+FILE = make_file(b"SRM_AUTHORIZATION_FAILURE at 09:00\n", "srm.log", "text/plain")
 ERRORS = {"RetryableError": "retry", "PermanentError": "dead", "AuthenticationError": "pause"}
 
 
@@ -104,8 +107,13 @@ def check_inbound(adapter: RestAdapter, example: Example) -> None:
 
 
 async def check_outbound(adapter: RestAdapter, example: Example) -> None:
-    [action] = [a for a in example.mapping.get("outbound", {}) if a in ACTIONS]
-    delivery = make_delivery(action, remote=RemoteRef("NGI-7"), **example.blocks.get("ticket", {}))
+    [action] = [a for a in example.mapping.get("outbound", {}) if a in DELIVERIES]
+    delivery = make_delivery(
+        action,
+        remote=RemoteRef("NGI-7"),
+        attachment=FILE if action == "attach" else None,
+        **example.blocks.get("ticket", {}),
+    )
     answers = iter(example.blocks.get("answers", []))
     sent: list[httpx.Request] = []
 
@@ -137,4 +145,11 @@ def shown(request: httpx.Request, expected: dict[str, Any]) -> dict[str, Any]:
         out["headers"] = {name: request.headers.get(name) for name in expected["headers"]}
     if "body" in expected:
         out["body"] = json.loads(request.content) if request.content else None
+    if "multipart" in expected:  # files shown with their content as text
+        out["multipart"] = {
+            name: {**part, "content": part["content"].decode()} if isinstance(part, dict) else part
+            for name, part in form_parts(request).items()
+        }
+    if "raw" in expected:
+        out["raw"] = request.content.decode()
     return out

@@ -52,10 +52,22 @@ class ScriptedAdapter(Adapter[ScriptedConfig]):
     kind: ClassVar[str] = "scripted"
     config_model: ClassVar[type[AdapterConfig]] = ScriptedConfig
 
-    def __init__(self, *, name: str, remote: Remote | None = None, pollable: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        remote: Remote | None = None,
+        pollable: bool = False,
+        attachments: bool = False,
+    ) -> None:
         super().__init__(name=name, config=ScriptedConfig())
         self.remote = remote or Remote()
         self.pollable = pollable
+        self.attachments = attachments
+
+    @property
+    def carries_attachments(self) -> bool:
+        return self.attachments
 
     async def _handle(self, delivery: Delivery) -> PushResult:
         exchange = Exchange(
@@ -84,6 +96,11 @@ class ScriptedAdapter(Adapter[ScriptedConfig]):
         )
 
     create = update = add_entry = solve = _handle
+
+    async def add_attachment(self, delivery: Delivery) -> PushResult:
+        if not self.attachments:
+            return await super().add_attachment(delivery)
+        return await self._handle(delivery)
 
     async def find(self, hub_id: int) -> RemoteRef | None:
         remote_id = self.remote.tickets.get(hub_id)

@@ -116,3 +116,47 @@ def test_submitter_reply_that_resumes_work_sends_entry_and_update() -> None:
         ("dmsu", "entry", "public-entry-to-assignee"),
         ("dmsu", "update", "public-update-to-assignee"),
     ]
+
+
+def carrying(origin_policy: Policy = Policy.CLOSE_ONLY, *, dmsu: bool = True) -> Connections:
+    """As `conns`, with adapters that carry files (DMSU's only if `dmsu`)."""
+    return Connections(
+        [
+            Connection(
+                "ngi", "NGI_DE", origin_policy, ScriptedAdapter(name="ngi", attachments=True)
+            ),
+            Connection(
+                "dmsu", "DMSU", Policy.CLOSE_ONLY, ScriptedAdapter(name="dmsu", attachments=dmsu)
+            ),
+        ]
+    )
+
+
+def attached(visibility: str = "public") -> dict[str, Any]:
+    return {"attachment": {"id": 5, "filename": "srm.log", "size": 12, "visibility": visibility}}
+
+
+def test_public_attachment_goes_where_a_public_entry_goes_if_the_connection_carries_files() -> None:
+    assert summary(targets(facts("attachment_added", attached()), carrying())) == [
+        ("dmsu", "attach", "public-attachment-to-assignee")
+    ]
+    assert summary(targets(facts("attachment_added", attached()), carrying(Policy.MIRROR))) == [
+        ("dmsu", "attach", "public-attachment-to-assignee"),
+        ("ngi", "attach", "mirror-public-attachment"),
+    ]
+
+
+def test_attachment_skips_connections_that_do_not_carry_files() -> None:
+    assert targets(facts("attachment_added", attached()), conns(Policy.MIRROR)) == []
+    found = targets(facts("attachment_added", attached()), carrying(Policy.MIRROR, dmsu=False))
+    assert summary(found) == [("ngi", "attach", "mirror-public-attachment")]
+
+
+def test_internal_attachment_never_leaves_the_hub() -> None:
+    assert targets(facts("attachment_added", attached("internal")), carrying(Policy.MIRROR)) == []
+
+
+@pytest.mark.parametrize("source", ["ngi", "dmsu"])
+def test_attachment_never_back_to_its_source(source: str) -> None:
+    found = targets(facts("attachment_added", attached(), source=source), carrying(Policy.MIRROR))
+    assert [t.connection for t in found] == [c for c in ("dmsu", "ngi") if c != source]

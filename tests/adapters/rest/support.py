@@ -4,11 +4,14 @@ realistic `values`, recorded fixtures, inbound requests."""
 from __future__ import annotations
 
 import copy
+import email.policy
 import functools
 import json
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from adapters.rest import RestAdapter, RestMapping, load_mapping
@@ -141,3 +144,27 @@ def jira(flavour: str, **values: Any) -> RestAdapter:
         values={**JIRA_VALUES, **values},
         webhook_secrets=[JIRA_SECRET],
     )
+
+
+def form_parts(request: httpx.Request) -> dict[str, Any]:
+    """A multipart/form-data request's parts: a field as its text, a file as
+    {filename, content_type, content (bytes)}."""
+    content_type = request.headers["content-type"]
+    assert content_type.startswith("multipart/form-data; boundary="), content_type
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + request.content
+    )
+    parts: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        filename = part.get_filename()
+        if filename is None:
+            parts[str(name)] = payload.decode()
+        else:
+            parts[str(name)] = {
+                "filename": filename,
+                "content_type": part.get_content_type(),
+                "content": payload,
+            }
+    return parts

@@ -6,6 +6,7 @@ These also pin the helpdesk's own behaviour, which the end-to-end and crash test
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator, Iterator
 
@@ -17,10 +18,10 @@ from fastapi.responses import JSONResponse
 from adapters.rest import RestAdapter
 from examples.helpdesk import BackgroundServer, Helpdesk, asend_event, send_event
 from gateway.adapter.errors import AuthenticationError, RetryableError
-from gateway.adapter.models import Command, CreateTicket, InboundRequest, Solve
+from gateway.adapter.models import AttachFile, Command, CreateTicket, InboundRequest, Solve
 from gateway.errors import GatewayError
 from tests.adapters.rest.conftest import default_mapping, make_adapter
-from tests.contract.tickets import make_delivery, make_entry
+from tests.contract.tickets import make_delivery, make_entry, make_file
 
 TOKEN = "helpdesk-token"
 SECRET = "whsec_aGVscGRlc2std2ViaG9vay1zZWNyZXQ="
@@ -38,6 +39,23 @@ async def rest(desk: Helpdesk) -> AsyncIterator[RestAdapter]:
     adapter = make_adapter(base_url=desk.base_url, token=TOKEN, timeout_seconds=0.5)
     yield adapter
     await adapter.aclose()
+
+
+async def test_a_file_goes_to_the_helpdesk_and_one_added_there_comes_back(
+    desk: Helpdesk, rest: RestAdapter
+) -> None:
+    created = await rest.push(make_delivery("create", key="k-1"))
+    assert created.remote is not None
+    file = make_file()
+    await rest.push(make_delivery("attach", key="k-2", remote=created.remote, attachment=file))
+    [stored] = desk.tickets[created.remote.remote_id]["attachments"]
+    assert (stored["filename"], base64.b64decode(stored["content"])) == ("srm.log", file.data)
+    event = desk.attach(created.remote.remote_id, "dump.txt", b"core dump")
+    body = json.dumps(event).encode()
+    [back] = rest.translate_inbound(InboundRequest(headers={"webhook-id": "msg_1"}, body=body))
+    [command] = back.commands
+    assert isinstance(command, AttachFile)
+    assert (command.filename, command.content(), command.hub_id) == ("dump.txt", b"core dump", 42)
 
 
 async def test_a_ticket_lives_its_life_at_the_helpdesk(desk: Helpdesk, rest: RestAdapter) -> None:

@@ -137,7 +137,7 @@ def test_every_problem_is_listed_at_once_with_its_key(tmp_path: Path) -> None:
         ("inbound.rules[0].when", "template reads secrets, not available here"),
         (
             "inbound.rules[0].commands[0].kind",
-            "must be one of comment, create, question, reassign, solve, status, update",
+            "must be one of attach, comment, create, question, reassign, solve, status, update",
         ),
     ]
 

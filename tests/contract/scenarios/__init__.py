@@ -72,6 +72,8 @@ class Scenario:
     inbound: Literal["webhook", "poll", "mail"] = "webhook"
     forged: dict[str, str] = field(default_factory=dict)  # headers of a forged webhook
     also_on_create: Callable[[respx.MockRouter], None] = lambda mock: None  # e.g. a link
+    # answer the requests that add a file to remote ticket "77" (adapters carrying attachments)
+    mock_attach: Callable[[respx.MockRouter], None] = _not_http
     transport: Literal["http", "smtp"] = "http"
     # A remote the test starts: the settings when it listens on this port (`settings` is then
     # the same with a placeholder port, for the tests that only validate settings).

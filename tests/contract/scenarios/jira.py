@@ -115,6 +115,9 @@ def scenario(
         internal_note=internal_note,
         forged={"X-Hub-Signature": "sha256=" + "0" * 64},
         also_on_create=also_on_create,
+        mock_attach=lambda mock: mock.post(f"{base}{api}/issue/77/attachments").respond(
+            200, json=[{"id": "10001", "filename": "srm.log"}]
+        ),
     )
 
 

@@ -105,6 +105,14 @@ def mock_lookup(mock: respx.MockRouter, remote_ids: Any) -> None:
     mock.get(f"{BASE}/issues.json", params={"cf_1": "42"}).mock(side_effect=answer)
 
 
+def mock_attach(mock: respx.MockRouter) -> None:
+    """Redmine's two steps: the bytes to /uploads.json (a token back), then the issue update."""
+    mock.post(f"{BASE}/uploads.json").respond(
+        201, json={"upload": {"id": 7, "token": "7.ed32257a2ab0f7526c0d72c32994c58b"}}
+    )
+    mock.put(f"{BASE}/issues/77.json").respond(204)
+
+
 def created(remote_id: str) -> httpx.Response:
     recorded = json.loads((FIXTURES / "create_issue_201.json").read_text())
     recorded["issue"]["id"] = int(remote_id)
@@ -134,5 +142,6 @@ SCENARIOS = [
         opened_remotely=opened_remotely,
         internal_note=internal_note,
         inbound="poll",
+        mock_attach=mock_attach,
     )
 ]

@@ -100,5 +100,8 @@ SCENARIOS = [
         opened_remotely=opened_remotely,
         internal_note=internal_note,
         forged={"webhook-id": "msg_1", "webhook-timestamp": "1", "webhook-signature": "v1,AAAA"},
+        mock_attach=lambda mock: mock.post(f"{BASE}/tickets/77/attachments").respond(
+            201, json={"id": 1}
+        ),
     )
 ]

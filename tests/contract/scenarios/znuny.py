@@ -120,5 +120,8 @@ SCENARIOS = [
         opened_remotely=opened_remotely,
         internal_note=internal_note,
         forged={"X-Gateway-Token": "not-the-token"},
+        mock_attach=lambda mock: mock.patch(f"{BASE}/Ticket/77").respond(
+            200, json={"TicketID": "77", "TicketNumber": "2026112310000015", "ArticleID": "9811"}
+        ),
     )
 ]
