@@ -8,6 +8,8 @@ one inbound service.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import ClassVar
 
 import aiosmtplib
@@ -36,6 +38,20 @@ from gateway.adapter.models import (
 
 # 4xx answers are worth another try later (RFC 5321 4.2.1); 5xx are not.
 TRANSIENT_CODES = range(400, 500)
+# Open SMTP connections kept per adapter, each carrying one transaction at a time.
+POOL_SIZE = 4
+CLOSING = 421  # "service not available, closing transmission channel"
+
+
+def _dropped(exc: BaseException) -> bool:
+    """Did the server close (or is closing) the connection: what an idle connection meets once
+    the server has dropped it? Not a timeout: a server that is slow to answer stays slow (and a
+    lost answer may mean the message was kept)."""
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return exc.code == CLOSING
+    if isinstance(exc, SMTPRecipientsRefused):
+        return any(refusal.code == CLOSING for refusal in exc.recipients)
+    return isinstance(exc, ConnectionError) and not isinstance(exc, TimeoutError)
 
 
 class EmailAdapter(Adapter[EmailConfig], MailAdapter):
@@ -46,6 +62,11 @@ class EmailAdapter(Adapter[EmailConfig], MailAdapter):
     def __init__(self, *, name: str, config: EmailConfig, mapping: None = None) -> None:
         super().__init__(name=name, config=config, mapping=mapping)
         self.composer = Composer(config)
+        self.pool_size = POOL_SIZE
+        self._local_hostname = config.domain  # for EHLO; else aiosmtplib asks getfqdn() each time
+        self._idle: list[aiosmtplib.SMTP] = []  # open connections nobody is using, newest last
+        self._slots: asyncio.Semaphore | None = None  # one per connection open or being opened
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the connections live in
 
     @property
     def notifies_submitters(self) -> bool:
@@ -109,27 +130,13 @@ class EmailAdapter(Adapter[EmailConfig], MailAdapter):
         return f"smtp://{self.config.smtp_host}:{self.config.smtp_port}"
 
     async def _send(self, outgoing: Outgoing) -> Exchange:
-        config = self.config
         summary: dict[str, object] = {
             "to": outgoing.recipients,
-            "subject": str(outgoing.message["Subject"]),
+            "subject": outgoing.subject,
             "message_id": outgoing.message_id,
         }
         try:
-            response, message = await aiosmtplib.send(
-                outgoing.message,
-                sender=config.sender,
-                recipients=outgoing.recipients,
-                hostname=config.smtp_host,
-                port=config.smtp_port,
-                username=config.smtp_username,
-                password=(
-                    config.smtp_password.get_secret_value() if config.smtp_password else None
-                ),
-                use_tls=config.smtp_security == "tls",
-                start_tls=config.smtp_security == "starttls",
-                timeout=config.timeout_seconds,
-            )
+            response, message = await self._transaction(outgoing)
         except SMTPRecipientsRefused as exc:
             codes = [refusal.code for refusal in exc.recipients]
             exchange = Exchange("SMTP", self._url, summary, min(codes), str(exc)[:500])
@@ -155,10 +162,116 @@ class EmailAdapter(Adapter[EmailConfig], MailAdapter):
         summary["refused"] = refused  # accepted for some: sent, with the others in the log
         return Exchange("SMTP", self._url, summary, 250, message[:500])
 
+    # ------------------------------------------------------------------ connection pool
+
+    async def _transaction(
+        self, outgoing: Outgoing
+    ) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
+        """MAIL, RCPT and DATA on a pooled connection. An idle connection the server has dropped
+        (disconnected, or a 421 on our next command) is closed and the message sent once more
+        on a fresh connection; any failure of a fresh connection is the caller's to classify.
+
+        A delivery waits for a pooled connection at most `timeout_seconds` (a slow server must
+        not hold the queued ones past their lease): then it uses a connection of its own."""
+        slots = self._pool_slots()
+        try:
+            await asyncio.wait_for(slots.acquire(), self.config.timeout_seconds)
+        except TimeoutError:
+            return await self._sendmail(await self._connect(), outgoing, None)
+        try:
+            client = self._idle_client()
+            if client is not None:
+                try:
+                    return await self._sendmail(client, outgoing, slots)
+                except (aiosmtplib.SMTPException, OSError) as exc:
+                    if not _dropped(exc):
+                        raise
+            return await self._sendmail(await self._connect(), outgoing, slots)
+        finally:
+            slots.release()
+
+    def _pool_slots(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._loop is not loop:
+            # first use, or another event loop: the old loop's connections are of no use here
+            for client in self._idle:
+                with contextlib.suppress(RuntimeError):  # their loop may be closed
+                    client.close()
+            self._idle = []
+            self._slots = asyncio.Semaphore(self.pool_size)
+            self._loop = loop
+        return self._slots
+
+    def _idle_client(self) -> aiosmtplib.SMTP | None:
+        """The most recently used open connection (dropped ones are closed on the way)."""
+        while self._idle:
+            client = self._idle.pop()
+            if client.is_connected:
+                return client
+            client.close()
+        return None
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        """A new connection: greeting, EHLO, STARTTLS and AUTH as configured."""
+        config = self.config
+        client = aiosmtplib.SMTP(
+            hostname=config.smtp_host,
+            port=config.smtp_port,
+            username=config.smtp_username,
+            password=config.smtp_password.get_secret_value() if config.smtp_password else None,
+            use_tls=config.smtp_security == "tls",
+            start_tls=config.smtp_security == "starttls",
+            timeout=config.timeout_seconds,
+            local_hostname=self._local_hostname,
+        )
+        try:
+            await client.connect()
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    async def _sendmail(
+        self, client: aiosmtplib.SMTP, outgoing: Outgoing, slots: asyncio.Semaphore | None
+    ) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
+        """One transaction; the connection goes back to the pool (of `slots`; None: not pooled)
+        if it is still in a known state (aiosmtplib sends RSET after a refusal), else closed."""
+        reusable = True
+        try:
+            return await client.sendmail(self.config.sender, outgoing.recipients, outgoing.data)
+        except (aiosmtplib.SMTPResponseException, SMTPRecipientsRefused):
+            raise  # an answer: the transaction is over (and reset), the connection is fine
+        except BaseException:  # disconnected, timed out (a late answer may come) or cancelled
+            reusable = False
+            raise
+        finally:
+            pooled = slots is not None and self._slots is slots  # not closed since
+            if reusable and pooled and client.is_connected:
+                self._idle.append(client)
+            else:
+                client.close()
+
+    async def aclose(self) -> None:
+        """Say QUIT on the idle connections and close them; one in use is closed when its
+        transaction ends."""
+        idle, self._idle = self._idle, []
+        self._slots = None  # connections still in use are not taken back
+        if self._loop is asyncio.get_running_loop():
+            await asyncio.gather(*(self._quit(client) for client in idle))
+        for client in idle:
+            with contextlib.suppress(RuntimeError):  # another loop's, now closed
+                client.close()
+
+    @staticmethod
+    async def _quit(client: aiosmtplib.SMTP) -> None:
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+            await asyncio.wait_for(client.quit(), timeout=1)
+
     async def check(self) -> CheckResult:
         client = aiosmtplib.SMTP(
             hostname=self.config.smtp_host,
             port=self.config.smtp_port,
+            local_hostname=self._local_hostname,
             timeout=min(self.config.timeout_seconds, 10),
             use_tls=self.config.smtp_security == "tls",
             start_tls=self.config.smtp_security == "starttls",

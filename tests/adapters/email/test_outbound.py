@@ -22,6 +22,7 @@ from gateway.adapter.models import Action, RemoteRef
 from tests.contract.tickets import make_delivery
 
 SENDER = "helpdesk@gateway.example.org"
+OPENED: list[EmailAdapter] = []  # adapters keep connections open: closed after each test
 
 
 @pytest.fixture
@@ -29,6 +30,8 @@ async def sink() -> AsyncIterator[tuple[Sink, int]]:
     box = Sink(quiet=True)
     server = await start(box)
     yield box, server.sockets[0].getsockname()[1]
+    while OPENED:
+        await OPENED.pop().aclose()
     server.close()
     await server.wait_closed()
 
@@ -36,7 +39,9 @@ async def sink() -> AsyncIterator[tuple[Sink, int]]:
 def adapter(port: int, **settings: Any) -> EmailAdapter:
     values: dict[str, Any] = {"sender": SENDER, "smtp_port": port, "audience": "submitters"}
     values.update(settings)
-    return EmailAdapter(name="mail", config=EmailConfig.model_validate(values))
+    built = EmailAdapter(name="mail", config=EmailConfig.model_validate(values))
+    OPENED.append(built)
+    return built
 
 
 def received(box: Sink, index: int = -1) -> tuple[list[str], EmailMessage]:
