@@ -37,11 +37,14 @@ BODY = {
 
 
 def run_gateway(url: str, seconds: float, concurrency: int) -> float:
+    sink_port = free_port()
     env = {
         **DEMO_ENV,
         "GATEWAY_DATABASE_URL": url,
         "GATEWAY_LOG_LEVEL": "WARNING",
         "GATEWAY_MAIL_PORT": str(free_port()),  # the example's mail listener, out of the way
+        # each create mails the submitter an acknowledgement: to a sink, as in the example
+        "GATEWAY_MAIL_SINK_PORT": str(sink_port),
     }
     key = gateway_cli("create-key", "--name", "bench", "--config", "examples/gateway.yaml", env=env)
     port = free_port()
@@ -54,7 +57,12 @@ def run_gateway(url: str, seconds: float, concurrency: int) -> float:
         str(port),
         "--no-migrate",
     ]
-    with process(args, env, ready_url=f"http://127.0.0.1:{port}/readyz"):
+    sink = [sys.executable, "examples/mail_sink.py", "--port", str(sink_port)]
+    sink += ["--dir", "-", "--quiet"]
+    with (
+        process(sink, {}),
+        process(args, env, ready_url=f"http://127.0.0.1:{port}/readyz"),
+    ):
         return _measure(
             f"http://127.0.0.1:{port}/api/v1/tickets",
             {"Authorization": f"Bearer {key}"},

@@ -63,9 +63,11 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=2526)
-    parser.add_argument("--dir", type=Path, default=Path("data/mail-sink"))
+    parser.add_argument("--dir", default="data/mail-sink", help="where to keep mail; - keeps none")
+    parser.add_argument("--quiet", action="store_true", help="no line per message")
     args = parser.parse_args()
-    server = await start(Sink(args.dir), args.host, args.port)
+    directory = None if args.dir == "-" else Path(args.dir)
+    server = await start(Sink(directory, quiet=args.quiet), args.host, args.port)
     print(f"mail sink on {args.host}:{args.port}, keeping messages in {args.dir}/", flush=True)
     async with server:
         await server.serve_forever()
