@@ -34,6 +34,7 @@ from gateway.inbound.poller import Poller
 from gateway.instance.presence import Presence
 from gateway.instance.views import router as instance_router
 from gateway.mail.listener import start_listener
+from gateway.mail.views import raw_mail_body_limit
 from gateway.mail.views import router as mail_router
 from gateway.settings import Settings
 from gateway.support_unit import service as support_units
@@ -198,7 +199,7 @@ def create_app(
         RequestLimitsMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
-        body_limits=[upload_body_limit(settings)],
+        body_limits=[upload_body_limit(settings), *raw_mail_body_limit(connections)],
     )
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -9,7 +10,9 @@ from fastapi import APIRouter, Path, Request, status
 from pydantic import BaseModel, Field
 
 from gateway.api.deps import AdminCaller, Config, Session, Sync
+from gateway.api.middleware import BodyLimit
 from gateway.api.openapi import ADMIN_ONLY
+from gateway.connection.service import Connections
 from gateway.errors import BadRequest
 from gateway.inputs import MAX_DB_INT, InputModel
 from gateway.mail import service
@@ -25,6 +28,15 @@ RAW_BODY = {
         },
     }
 }
+
+
+def raw_mail_body_limit(connections: Connections) -> list[BodyLimit]:
+    """A raw message may be as large as the mail channel accepts (the SMTP listener's limit)."""
+    try:
+        settings = service.Mailbox.of(connections).adapter.mail_settings
+    except service.MailNotConfigured:
+        return []
+    return [BodyLimit("POST", re.compile(r"^/api/v1/mail$"), settings.max_message_bytes)]
 
 
 class MailReceived(BaseModel):

@@ -374,6 +374,26 @@ async def test_hostile_mail_is_ticketed_safely_or_quarantined(
         assert result["reason"]
 
 
+async def test_a_raw_message_may_be_as_large_as_the_mail_channel_takes(
+    api: httpx.AsyncClient,
+) -> None:
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 16_000  # ~4 MB of file, ~5.5 MB as base64
+    message = EmailMessage()
+    message["From"] = "ann@example.org"
+    message["Subject"] = "The full log"
+    message["Message-ID"] = "<big@example.org>"
+    message.set_content("Attached.")
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename="log.pdf")
+    raw = message.as_bytes()
+    assert 5_000_000 < len(raw) < 10_000_000  # over the API's 1 MiB, under the channel's 10 MB
+    result = await hand_in(api, raw)
+    assert result["outcome"] == "applied"
+    files = (await api.get(f"/api/v1/tickets/{result['ticket_id']}/attachments")).json()
+    pdf_entry = next(f for f in files if f["filename"] == "log.pdf")
+    download = await api.get(pdf_entry["download_url"])
+    assert download.content == pdf
+
+
 async def test_too_large_and_empty_messages_are_refused(api: httpx.AsyncClient) -> None:
     huge = problem(body="x" * 10_100_000)
     answer = await api.post("/api/v1/mail", content=huge)
