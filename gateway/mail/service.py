@@ -9,6 +9,7 @@ ticket is quarantined (kept whole, listed, released or dropped by an admin), nev
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ APPLIED, IGNORED, BOUNCE, QUARANTINED = "applied", "ignored", "bounce", "quarant
 RELEASED, DROPPED, DUPLICATE = "released", "dropped", "duplicate"
 MAIL_SYSTEM = "mail system"
 SUBJECT_MAX = 255
+PARSE_IN_THREAD_BYTES = 256 * 1024  # ~2 ms of parsing; larger ones go to a thread
 
 
 class MailNotConfigured(Conflict):
@@ -113,7 +115,10 @@ async def receive_mail(
         raise MessageTooLarge(
             f"the message has {len(raw)} bytes; the limit is {settings.max_message_bytes}"
         )
-    mail = mailbox.adapter.read_mail(raw)
+    if len(raw) > PARSE_IN_THREAD_BYTES:  # a big message must not stall the loop's other work
+        mail = await asyncio.to_thread(mailbox.adapter.read_mail, raw)
+    else:
+        mail = mailbox.adapter.read_mail(raw)
     event_id = (mail.message_id or "sha256:" + hashlib.sha256(raw).hexdigest())[:255]
 
     def record() -> MailMessageRow:
