@@ -297,6 +297,7 @@ def mail_in(config: ConfigOption = None) -> None:
 async def _mail_in(
     settings: Settings, config: GatewayConfig, connections: Connections, raw: bytes
 ) -> int:
+    from gateway.attachment.service import AttachmentLimits
     from gateway.mail.service import receive_mail
     from gateway.sync.outbox import SyncContext
 
@@ -310,7 +311,8 @@ async def _mail_in(
             await support_units.ensure_units(session, units=config.support_units)
             await session.commit()  # a pipe may run before any `serve` has written the units
             try:
-                result = await receive_mail(session, sync, config=config, raw=raw)
+                limits = AttachmentLimits.from_settings(settings)
+                result = await receive_mail(session, sync, config=config, raw=raw, limits=limits)
             except GatewayError as exc:
                 typer.echo(f"mail-in: {exc.message}", err=True)
                 return EX_DATAERR if exc.status_code == 413 else EX_TEMPFAIL

@@ -87,6 +87,7 @@ class EmailAdapter(Adapter[EmailConfig], MailAdapter):
             max_message_bytes=config.max_message_bytes,
             daily_cap_per_sender=config.daily_cap_per_sender,
             domain=config.domain,
+            address=config.sender.lower(),
         )
 
     def read_mail(self, raw: bytes) -> IncomingMail:
@@ -108,7 +109,8 @@ class EmailAdapter(Adapter[EmailConfig], MailAdapter):
         return await self._mail(delivery)
 
     async def _mail(self, delivery: Delivery) -> PushResult:
-        recipients = [r for r in self.composer.recipients(delivery) if r not in delivery.suppressed]
+        suppressed = delivery.suppressed
+        recipients = [r for r in self.composer.recipients(delivery) if r.lower() not in suppressed]
         if not recipients:
             # Nobody to tell (every address bounced for good): done, and said in the log.
             exchange = Exchange("SMTP", self._url, "no recipient left (all suppressed)")

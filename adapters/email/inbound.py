@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from adapters.email.commands import split_commands
 from adapters.email.config import EmailConfig
-from adapters.email.message import parse_mail
+from adapters.email.message import parse_address, parse_mail
 from adapters.email.tags import find_ticket_id, ticket_tag_pattern
 from adapters.email.threading import ticket_in_ids
 from gateway.adapter.mail import IncomingMail, MailBounce, MailPart
@@ -22,16 +22,18 @@ def read_mail(raw: bytes, config: EmailConfig) -> IncomingMail:
     bounce = None
     if mail.bounce is not None:
         detail = " ".join(p for p in (mail.bounce.status, mail.bounce.diagnostic) if p)
-        bounce = MailBounce(mail.bounce.permanent, list(mail.bounce.recipients), detail)
-        if mail.bounce.original_message_id:  # the message that bounced names the ticket best
-            hub_id = ticket_in_ids([mail.bounce.original_message_id], config.domain) or hub_id
+        recipients = [a.email.lower() for r in mail.bounce.recipients if (a := parse_address(r))]
+        original = mail.bounce.original_message_id
+        ours = ticket_in_ids([original], config.domain) if original else None
+        bounce = MailBounce(mail.bounce.permanent, recipients, detail[:1000], ours)
+        hub_id = ours or hub_id  # the message that bounced names the ticket best
     if hub_id is None:
         hub_id = ticket_in_ids([*mail.references, *mail.in_reply_to], config.domain)
     return IncomingMail(
         message_id=mail.message_id,
-        sender=mail.sender.email if mail.sender else None,
+        sender=mail.sender.email.lower() if mail.sender else None,
         sender_name=mail.sender.name if mail.sender else "",
-        cc=[a.email for a in mail.cc],
+        cc=[a.email.lower() for a in mail.cc],
         subject=mail.subject,
         text=mail.text,
         reply_text=mail.reply_text,

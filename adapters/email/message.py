@@ -701,8 +701,11 @@ def _automatic(
 
 
 def _auth_failure(headers: _Headers, trusted: str | None) -> str | None:
+    """Every fail the trusted server reports, in any of its headers (each milter may write its
+    own; a forger could only add fails of its own message)."""
     if not trusted:
         return None
+    failures: list[str] = []
     for value in headers.all("authentication-results"):
         text = value
         for _ in range(3):  # comments, nested a little
@@ -716,13 +719,14 @@ def _auth_failure(headers: _Headers, trusted: str | None) -> str | None:
             match = re.match(r"\s*([A-Za-z0-9_-]+)\s*=\s*([A-Za-z]+)", segment)
             if match:
                 results.setdefault(match.group(1).lower(), set()).add(match.group(2).lower())
-        failed = [
+        failures += [
             f"{method}=fail"
             for method in ("dkim", "spf", "dmarc")
-            if "fail" in results.get(method, set()) and "pass" not in results.get(method, set())
+            if "fail" in results.get(method, set())
+            and "pass" not in results.get(method, set())
+            and f"{method}=fail" not in failures
         ]
-        return ", ".join(failed) or None
-    return None
+    return ", ".join(failures) or None
 
 
 _STATUS_CODE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")

@@ -23,8 +23,9 @@ class MailBounce:
     """A delivery status notification: mail to `recipients` failed (`permanent`: for good)."""
 
     permanent: bool
-    recipients: list[str]
+    recipients: list[str]  # strictly parsed, lower case
     detail: str
+    hub_id: int | None = None  # the ticket of the bounced message, when that message was ours
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class MailSettings:
     max_message_bytes: int
     daily_cap_per_sender: int
     domain: str
+    address: str  # the channel's own address, lower case
 
 
 class MailAdapter(ABC):

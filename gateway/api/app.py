@@ -15,6 +15,7 @@ from gateway.api import openapi
 from gateway.api.errors import install_error_handlers, route_methods
 from gateway.api.health import router as health_router
 from gateway.api.middleware import RequestContextMiddleware, RequestLimitsMiddleware
+from gateway.attachment.service import AttachmentLimits
 from gateway.attachment.views import router as attachment_router
 from gateway.attachment.views import upload_body_limit
 from gateway.auth.views import router as api_key_router
@@ -42,6 +43,7 @@ from gateway.support_unit.views import router as support_unit_router
 from gateway.sync.outbox import SyncContext
 from gateway.ticket.views import router as ticket_router
 from gateway.webhook.views import router as webhook_router
+from gateway.webhook.views import webhook_body_limit
 
 DESCRIPTION = (
     "One canonical ticket with one hub id, routed to the support unit that solves it. "
@@ -148,7 +150,9 @@ def create_app(
         presence = make_presence(settings, engines, role="api+worker" if run_worker else "api")
         await presence.start()
         app.state.presence = presence
-        mail_server = await start_listener(app.state.sessionmaker, sync, config)
+        mail_server = await start_listener(
+            app.state.sessionmaker, sync, config, AttachmentLimits.from_settings(settings)
+        )
         stop = asyncio.Event()
         tasks = []
         worker_engines = None
@@ -199,7 +203,11 @@ def create_app(
         RequestLimitsMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_header_bytes=settings.max_header_bytes,
-        body_limits=[upload_body_limit(settings), *raw_mail_body_limit(connections)],
+        body_limits=[
+            upload_body_limit(settings),
+            webhook_body_limit(settings),
+            *raw_mail_body_limit(connections),
+        ],
     )
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -17,12 +17,14 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.attachment.service import AttachmentLimits
 from gateway.config.models import GatewayConfig
 from gateway.errors import GatewayError
 from gateway.mail.service import Mailbox, receive_mail
 from gateway.sync.outbox import SyncContext
 
 log = logging.getLogger(__name__)
+MAX_RECIPIENTS = 100
 SessionFactory = Callable[[], AsyncSession]
 
 
@@ -30,10 +32,25 @@ class MailHandler:
     """aiosmtpd handler: every recipient is accepted (the MTA in front decides who may mail us);
     DATA is read into a ticket, or answered with why not."""
 
-    def __init__(self, sessionmaker: SessionFactory, sync: SyncContext, config: GatewayConfig):
+    def __init__(
+        self,
+        sessionmaker: SessionFactory,
+        sync: SyncContext,
+        config: GatewayConfig,
+        limits: AttachmentLimits,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.sync = sync
         self.config = config
+        self.limits = limits
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:  # RFC 5321 4.5.3.1.8: at least 100
+            return "452 4.5.3 too many recipients"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content
@@ -41,7 +58,9 @@ class MailHandler:
             raw = str(raw or "").encode("utf-8", "surrogateescape")
         try:
             async with self.sessionmaker() as db:
-                result = await receive_mail(db, self.sync, config=self.config, raw=raw)
+                result = await receive_mail(
+                    db, self.sync, config=self.config, raw=raw, limits=self.limits
+                )
         except GatewayError as exc:
             if exc.status_code == 413:
                 return f"552 5.3.4 {exc.message}"
@@ -57,14 +76,17 @@ class MailHandler:
 
 
 async def start_listener(
-    sessionmaker: SessionFactory, sync: SyncContext, config: GatewayConfig
+    sessionmaker: SessionFactory,
+    sync: SyncContext,
+    config: GatewayConfig,
+    limits: AttachmentLimits,
 ) -> asyncio.Server | None:
     """Listen where the mail channel says; None when it does not listen."""
     mailbox = Mailbox.of(sync.connections) if sync.connections.submitter_channel() else None
     if mailbox is None or mailbox.adapter.mail_settings.listen_port is None:
         return None
     settings = mailbox.adapter.mail_settings
-    handler = MailHandler(sessionmaker, sync, config)
+    handler = MailHandler(sessionmaker, sync, config, limits)
     domain = settings.domain
 
     def protocol() -> Any:

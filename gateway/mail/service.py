@@ -22,14 +22,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapter.mail import IncomingMail, MailAdapter
 from gateway.adapter.models import AddComment, CreateTicket, InboundEvent
-from gateway.attachment.service import store_attachment
+from gateway.attachment.service import AttachmentLimits, store_attachment
 from gateway.config.models import GatewayConfig
 from gateway.connection.service import Connection, Connections
 from gateway.database.base import utcnow
 from gateway.delivery import metrics
-from gateway.errors import Conflict, GatewayError, NotFound, PayloadTooLarge
+from gateway.errors import (
+    AttachmentTooLarge,
+    Conflict,
+    GatewayError,
+    NotFound,
+    PayloadTooLarge,
+    TicketAttachmentsTooLarge,
+)
 from gateway.inbound import service as inbound
 from gateway.mail.tables import MailMessageRow, MailSuppressionRow
+from gateway.settings import get_settings
 from gateway.support_unit import directory
 from gateway.sync.outbox import SyncContext, commit
 from gateway.ticket import service as tickets
@@ -91,6 +99,17 @@ class Mailbox:
         assert isinstance(self.channel.adapter, MailAdapter)
         return self.channel.adapter
 
+    @property
+    def own(self) -> frozenset[str]:
+        """Addresses that are ours or a unit's: never a ticket's cc (no mail to ourselves)."""
+        found = {
+            address
+            for unit in self.units
+            if isinstance(unit.adapter, MailAdapter)
+            for address in unit.adapter.unit_addresses
+        }
+        return frozenset(found | {self.adapter.mail_settings.address})
+
     def unit_of(self, sender: str) -> tuple[Connection, MailAdapter] | None:
         for unit in self.units:
             assert isinstance(unit.adapter, MailAdapter)
@@ -106,9 +125,11 @@ async def receive_mail(
     config: GatewayConfig,
     raw: bytes,
     release_by: str | None = None,
+    released: int | None = None,
+    limits: AttachmentLimits | None = None,
 ) -> MailResult:
-    """Read, decide and apply one message; commit. `release_by` (an admin's name) applies a
-    quarantined message as its sender's, past the checks that held it."""
+    """Read, decide and apply one message; commit. `release_by` (an admin's name) applies the
+    quarantined message `released` as its sender's, past the checks that held it."""
     mailbox = Mailbox.of(sync.connections)
     settings = mailbox.adapter.mail_settings
     if len(raw) > settings.max_message_bytes:
@@ -144,7 +165,8 @@ async def receive_mail(
             return MailResult(seen.id, DUPLICATE, "this Message-ID was read before", seen.ticket_id)
     row = record()
     changes = Changes()
-    reader = _Reader(session, mailbox, config, mail, raw, event_id, row, changes)
+    limits = limits or AttachmentLimits.from_settings(get_settings())
+    reader = _Reader(session, mailbox, config, mail, raw, event_id, row, changes, limits)
     try:
         await reader.decide(release_by)
         session.add(row)
@@ -160,6 +182,11 @@ async def receive_mail(
     except (GatewayError, ValidationError) as exc:  # a rule refused it: held, not lost
         await session.rollback()
         message = exc.message if isinstance(exc, GatewayError) else _first_error(exc)
+        held = await session.get(MailMessageRow, released) if released is not None else None
+        if held is not None:  # a release refused again: the message stays where it was
+            held.reason = f"release by {release_by} refused: {message}"[:2000]
+            await session.commit()
+            return MailResult(held.id, QUARANTINED, held.reason, None)
         row = record()
         row.outcome, row.reason, row.raw = QUARANTINED, f"refused: {message}"[:2000], raw
         session.add(row)
@@ -187,24 +214,29 @@ class _Reader:
     event_id: str
     row: MailMessageRow
     changes: Changes
+    limits: AttachmentLimits
 
     async def decide(self, release_by: str | None) -> None:
         mail, settings = self.mail, self.mailbox.adapter.mail_settings
         hub_id = mail.hub_id
+        over_cap = (
+            release_by is None
+            and mail.sender is not None
+            and await self._sent_today() >= settings.daily_cap_per_sender
+        )
+        if over_cap:  # first: a flood of anything, bounces and auto-replies too, is held
+            return self._quarantine(
+                f"{mail.sender} sent more than {settings.daily_cap_per_sender} "
+                "messages within 24 hours"
+            )
         if mail.bounce is not None:
-            return await self._bounce(hub_id)
+            return await self._bounce()
         if mail.automatic is not None:
             return await self._automatic(hub_id)
         if mail.sender is None:
             return self._quarantine("no valid From address")
-        if release_by is None:
-            if mail.auth_failure is not None:
-                return self._quarantine(f"the receiving server reports {mail.auth_failure}")
-            if await self._sent_today() >= settings.daily_cap_per_sender:
-                return self._quarantine(
-                    f"{mail.sender} sent more than {settings.daily_cap_per_sender} "
-                    "messages within 24 hours"
-                )
+        if release_by is None and mail.auth_failure is not None:
+            return self._quarantine(f"the receiving server reports {mail.auth_failure}")
         if hub_id is None:
             return await self._open_ticket()
         ticket = await self.session.get(TicketRow, hub_id)
@@ -227,40 +259,56 @@ class _Reader:
     def _ignore(self, reason: str) -> None:
         self.row.outcome, self.row.reason = IGNORED, reason
 
-    async def _bounce(self, hub_id: int | None) -> None:
+    async def _bounce(self) -> None:
+        """File a bounce of our own mail on its ticket; a permanent failure stops mail to those
+        of the ticket's addresses it names. A bounce of anything else changes nothing."""
         bounce = self.mail.bounce
         assert bounce is not None
-        self.row.outcome = BOUNCE
+        ticket = await self.session.get(TicketRow, bounce.hub_id) if bounce.hub_id else None
+        if ticket is None:
+            return self._ignore("a bounce of no message of ours")
+        self.row.outcome, self.row.ticket_id = BOUNCE, ticket.id
         kind = "permanently" if bounce.permanent else "for now"
         who = ", ".join(bounce.recipients) or "a recipient"
-        detail = bounce.detail
-        self.row.reason = f"mail to {who} failed {kind}" + (f": {detail}" if detail else "")
-        ticket = await self.session.get(TicketRow, hub_id) if hub_id else None
-        if ticket is not None:
-            self.row.ticket_id = ticket.id
-            await self._internal_note(ticket, f"Mail could not be delivered. {self.row.reason}")
-        if bounce.permanent:
-            for address in bounce.recipients:
-                address = address.lower()
-                if await self.session.get(MailSuppressionRow, address) is None:
-                    self.session.add(
-                        MailSuppressionRow(
-                            address=address,
-                            created_at=utcnow(),
-                            reason=self.row.reason[:2000],
-                            ticket_id=ticket.id if ticket else None,
-                        )
+        self.row.reason = f"mail to {who} failed {kind}" + (
+            f": {bounce.detail}" if bounce.detail else ""
+        )
+        await self._internal_note(ticket, f"Mail could not be delivered. {self.row.reason}")
+        if not bounce.permanent:
+            return
+        addresses = {ticket.submitter_email.lower(), *(a.lower() for a in ticket.cc or [])}
+        for address in sorted(addresses & set(bounce.recipients)):
+            if await self.session.get(MailSuppressionRow, address) is None:
+                self.session.add(
+                    MailSuppressionRow(
+                        address=address,
+                        created_at=utcnow(),
+                        reason=self.row.reason[:2000],
+                        ticket_id=ticket.id,
                     )
+                )
 
     async def _automatic(self, hub_id: int | None) -> None:
         reason = f"automatic mail ({self.mail.automatic}): never opens a ticket, never answered"
         self._ignore(reason)
         ticket = await self.session.get(TicketRow, hub_id) if hub_id else None
-        if ticket is not None:  # an out-of-office on a ticket is worth seeing, internally
+        if ticket is not None and await self._may_write(ticket):  # worth seeing, internally
             self.row.ticket_id = ticket.id
             sender = self.mail.sender or "an unknown sender"
             body = f"Automatic reply from {sender}: {self.mail.subject}\n\n{self.mail.reply_text}"
             await self._internal_note(ticket, body)
+
+    async def _may_write(self, ticket: TicketRow) -> bool:
+        """The ticket's submitter, a cc, or the responsible unit's address."""
+        sender = self.mail.sender
+        if sender is None:
+            return False
+        if sender in {ticket.submitter_email.lower(), *(a.lower() for a in ticket.cc or [])}:
+            return True
+        acting = self.mailbox.unit_of(sender)
+        return acting is not None and acting[0].support_unit == await _unit_name(
+            self.session, ticket
+        )
 
     async def _internal_note(self, ticket: TicketRow, body: str) -> None:
         actor = tickets.Actor(name=MAIL_SYSTEM, source=self.mailbox.channel.name)
@@ -279,7 +327,7 @@ class _Reader:
             subject=subject,
             description=mail.text.strip()[:MAX_TEXT] or "(the message had no text)",
             submitter=Submitter(name=(mail.sender_name or mail.sender)[:255], email=mail.sender),
-            cc=[a for a in mail.cc if a != mail.sender][:20],
+            cc=[a for a in mail.cc if a != mail.sender and a not in self.mailbox.own][:20],
         )
         event = InboundEvent(self.event_id, [CreateTicket(ticket=ticket, remote_id=self.event_id)])
         outcome = await inbound.apply_event(
@@ -350,28 +398,30 @@ class _Reader:
         author = self.mail.sender or MAIL_SYSTEM
         source = self.row.connection or self.mailbox.channel.name
         visibility = Visibility.PUBLIC if public else Visibility.INTERNAL
-        for part in self.mail.attachments:
-            await store_attachment(
-                self.session,
-                ticket_id=ticket_id,
-                filename=part.filename,
-                content_type=part.content_type,
-                data=part.data,
-                visibility=visibility,
-                author=author,
-                source=source,
-                changes=self.changes,  # public files travel on, like the entry they came with
-            )
-        await store_attachment(  # the message as received, for support staff
-            self.session,
-            ticket_id=ticket_id,
-            filename=f"mail-{self.row.received_at:%Y%m%d-%H%M%S}.eml",
-            content_type="message/rfc822",
-            data=self.raw,
-            visibility=Visibility.INTERNAL,
-            author=author,
-            source=source,
-        )
+        files = [(p.filename, p.content_type, p.data, visibility) for p in self.mail.attachments]
+        # the message as received, for support staff
+        eml = f"mail-{self.row.received_at:%Y%m%d-%H%M%S}.eml"
+        files.append((eml, "message/rfc822", self.raw, Visibility.INTERNAL))
+        not_kept = []
+        for filename, content_type, data, seen_by in files:
+            try:
+                await store_attachment(
+                    self.session,
+                    ticket_id=ticket_id,
+                    filename=filename,
+                    content_type=content_type,
+                    data=data,
+                    visibility=seen_by,
+                    author=author,
+                    source=source,
+                    changes=self.changes,  # public files travel on, like their entry
+                    limits=self.limits,
+                )
+            except (AttachmentTooLarge, TicketAttachmentsTooLarge) as exc:
+                not_kept.append(f"{filename} ({exc.message})")  # the mail itself still counts
+        if not_kept:
+            note = "files not kept: " + "; ".join(not_kept)
+            self.row.reason = "; ".join(r for r in (self.row.reason, note) if r)[:2000]
 
 
 async def _unit_name(session: AsyncSession, ticket: TicketRow) -> str | None:
@@ -390,15 +440,22 @@ async def quarantined(session: AsyncSession, *, limit: int = 100) -> list[MailMe
 
 
 async def release(
-    session: AsyncSession, sync: SyncContext, *, config: GatewayConfig, mail_id: int, admin: str
+    session: AsyncSession,
+    sync: SyncContext,
+    *,
+    config: GatewayConfig,
+    mail_id: int,
+    admin: str,
+    limits: AttachmentLimits | None = None,
 ) -> MailResult:
     """Apply a quarantined message as if it had passed the checks that held it."""
     row = await _held(session, mail_id)
     raw = row.raw or b""
     row.outcome, row.raw, row.decided_by, row.decided_at = RELEASED, None, admin, utcnow()
     await session.flush()
-    result = await receive_mail(session, sync, config=config, raw=raw, release_by=admin)
-    return result
+    return await receive_mail(
+        session, sync, config=config, raw=raw, release_by=admin, released=mail_id, limits=limits
+    )
 
 
 async def drop(session: AsyncSession, *, mail_id: int, admin: str, reason: str) -> None:
@@ -413,3 +470,19 @@ async def _held(session: AsyncSession, mail_id: int) -> MailMessageRow:
     if row is None or row.outcome != QUARANTINED:
         raise NotFound(f"no quarantined message {mail_id}")
     return row
+
+
+async def suppressions(session: AsyncSession, *, limit: int = 500) -> list[MailSuppressionRow]:
+    rows = await session.scalars(
+        select(MailSuppressionRow).order_by(MailSuppressionRow.created_at).limit(limit)
+    )
+    return list(rows)
+
+
+async def lift_suppression(session: AsyncSession, *, address: str) -> None:
+    """Mail that address again (it was fixed, or the bounce was not to be trusted)."""
+    row = await session.get(MailSuppressionRow, address.lower())
+    if row is None:
+        raise NotFound(f"mail to {address!r} is not suppressed")
+    await session.delete(row)
+    await session.commit()

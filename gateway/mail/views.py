@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, status
 from pydantic import BaseModel, Field
 
-from gateway.api.deps import AdminCaller, Config, Session, Sync
+from gateway.api.deps import AdminCaller, AppSettings, Config, Session, Sync
 from gateway.api.middleware import BodyLimit
 from gateway.api.openapi import ADMIN_ONLY
+from gateway.attachment.service import AttachmentLimits
 from gateway.connection.service import Connections
 from gateway.errors import BadRequest
 from gateway.inputs import MAX_DB_INT, InputModel
@@ -86,13 +87,19 @@ def _result(result: service.MailResult) -> MailReceived:
     openapi_extra=RAW_BODY,
 )
 async def receive_raw(
-    request: Request, session: Session, sync: Sync, config: Config, _: AdminCaller
+    request: Request,
+    session: Session,
+    sync: Sync,
+    config: Config,
+    settings: AppSettings,
+    _: AdminCaller,
 ) -> MailReceived:
     """Read one raw message (RFC 5322, as received) exactly as the SMTP listener would."""
     raw = await request.body()
     if not raw.strip():
         raise BadRequest("the body is empty; send the message as received (message/rfc822)")
-    return _result(await service.receive_mail(session, sync, config=config, raw=raw))
+    limits = AttachmentLimits.from_settings(settings)
+    return _result(await service.receive_mail(session, sync, config=config, raw=raw, limits=limits))
 
 
 @router.get("/quarantine", response_model=list[QuarantinedMail], responses=ADMIN_ONLY)
@@ -119,10 +126,18 @@ async def list_quarantine(session: Session, _: AdminCaller) -> list[QuarantinedM
     responses={**ADMIN_ONLY, 404: {"description": "No such quarantined message"}},
 )
 async def release(
-    mail_id: MailId, session: Session, sync: Sync, config: Config, caller: AdminCaller
+    mail_id: MailId,
+    session: Session,
+    sync: Sync,
+    config: Config,
+    settings: AppSettings,
+    caller: AdminCaller,
 ) -> MailReceived:
     """Apply a held message as its sender's, past the check that held it (the admin vouches)."""
-    result = await service.release(session, sync, config=config, mail_id=mail_id, admin=caller.name)
+    limits = AttachmentLimits.from_settings(settings)
+    result = await service.release(
+        session, sync, config=config, mail_id=mail_id, admin=caller.name, limits=limits
+    )
     return _result(result)
 
 
@@ -134,3 +149,33 @@ async def release(
 async def drop(mail_id: MailId, body: DropRequest, session: Session, caller: AdminCaller) -> None:
     """Discard a held message for good; its record and the reason stay."""
     await service.drop(session, mail_id=mail_id, admin=caller.name, reason=body.reason)
+
+
+class Suppression(BaseModel):
+    address: str
+    created_at: datetime
+    reason: str = Field(description="The bounce that stopped mail to it")
+    ticket_id: int | None
+
+
+@router.get("/suppressions", response_model=list[Suppression], responses=ADMIN_ONLY)
+async def list_suppressions(session: Session, _: AdminCaller) -> list[Suppression]:
+    """Addresses no mail goes to any more, because mail to them bounced for good."""
+    return [
+        Suppression(
+            address=r.address, created_at=r.created_at, reason=r.reason, ticket_id=r.ticket_id
+        )
+        for r in await service.suppressions(session)
+    ]
+
+
+@router.delete(
+    "/suppressions/{address}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**ADMIN_ONLY, 404: {"description": "Mail to that address is not suppressed"}},
+)
+async def lift_suppression(
+    address: Annotated[str, Path(min_length=3, max_length=254)], session: Session, _: AdminCaller
+) -> None:
+    """Mail that address again."""
+    await service.lift_suppression(session, address=address)

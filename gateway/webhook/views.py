@@ -6,6 +6,7 @@ sent by the worker.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -14,12 +15,21 @@ from pydantic import BaseModel, Field
 from gateway.adapter.errors import InboundRejected
 from gateway.adapter.models import InboundRequest
 from gateway.api.deps import Config, Session, Sync
+from gateway.api.middleware import BodyLimit
 from gateway.delivery import metrics
 from gateway.errors import GatewayError
 from gateway.inbound import signatures
 from gateway.inbound.service import receive
+from gateway.settings import Settings
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+WEBHOOK_PATH = re.compile(r"^/api/v1/webhooks/[^/]+$")
+
+
+def webhook_body_limit(settings: Settings) -> BodyLimit:
+    """An event may carry a file (base64: 4/3 of its size) up to the attachment limit."""
+    max_bytes = max(settings.max_body_bytes, settings.attachment_max_bytes * 4 // 3 + 65_536)
+    return BodyLimit("POST", WEBHOOK_PATH, max_bytes)
 
 
 class EventResult(BaseModel):

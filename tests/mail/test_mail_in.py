@@ -415,3 +415,116 @@ async def test_only_admins_hand_in_mail(app: FastAPI) -> None:
         unit = await Keys(app).headers(role=Role.UNIT, unit="TPM")
         answer = await client.post("/api/v1/mail", content=problem(), headers=unit)
     assert answer.status_code == 403
+
+
+async def test_addresses_match_whatever_their_case(api: httpx.AsyncClient) -> None:
+    hub_id = (await hand_in(api, problem(sender="Ann Example <Ann.Example@Example.org>")))[
+        "ticket_id"
+    ]
+    reply = problem(
+        sender="ANN.EXAMPLE@example.org",
+        subject=f"Re: [GGUS #{hub_id}] Jobs abort",
+        body="Same here.",
+        message_id="<case-1@example.org>",
+    )
+    assert (await hand_in(api, reply))["outcome"] == "applied"
+
+
+async def test_a_bounce_of_no_mail_of_ours_changes_nothing(
+    api: httpx.AsyncClient, app: FastAPI
+) -> None:
+    hub_id = (await hand_in(api, problem()))["ticket_id"]
+    before = await ticket(api, hub_id)
+    forged = corpus.dsn_bounce(
+        recipient="ann@example.org", original_message_id="<not-ours@evil.example>"
+    )
+    result = await hand_in(api, forged)
+    assert result["outcome"] == "ignored" and "no message of ours" in result["reason"]
+    assert await ticket(api, hub_id) == before
+    assert await count(app, MailSuppressionRow) == 0
+
+
+async def test_a_bounce_suppresses_only_addresses_of_that_ticket(
+    api: httpx.AsyncClient, app: FastAPI
+) -> None:
+    hub_id = (await hand_in(api, problem()))["ticket_id"]
+    other = corpus.dsn_bounce(
+        recipient="someone.else@example.org", original_message_id=f"<t{hub_id}.gw-1@{DOMAIN}>"
+    )
+    assert (await hand_in(api, other))["outcome"] == "bounce"
+    assert await count(app, MailSuppressionRow) == 0
+
+
+async def test_suppressions_are_listed_and_can_be_lifted(api: httpx.AsyncClient) -> None:
+    hub_id = (await hand_in(api, problem(sender="ghost@example.org")))["ticket_id"]
+    bounce = corpus.dsn_bounce(
+        recipient="ghost@example.org", original_message_id=f"<t{hub_id}.gw-1@{DOMAIN}>"
+    )
+    await hand_in(api, bounce)
+    listed = (await api.get("/api/v1/mail/suppressions")).json()
+    assert [s["address"] for s in listed] == ["ghost@example.org"]
+    assert listed[0]["ticket_id"] == hub_id
+    assert (await api.delete("/api/v1/mail/suppressions/Ghost@example.org")).status_code == 204
+    assert (await api.get("/api/v1/mail/suppressions")).json() == []
+    assert (await api.delete("/api/v1/mail/suppressions/ghost@example.org")).status_code == 404
+
+
+async def test_an_auto_reply_from_a_stranger_writes_nothing_on_the_ticket(
+    api: httpx.AsyncClient,
+) -> None:
+    hub_id = (await hand_in(api, problem()))["ticket_id"]
+    before = await ticket(api, hub_id)
+    fake = problem(
+        sender="mallory@evil.example",
+        subject=f"Out of office: [GGUS #{hub_id}]",
+        body="INTERNAL: reset the password of ann",
+        message_id="<oof@evil.example>",
+        Auto_Submitted="auto-replied",
+    )
+    assert (await hand_in(api, fake))["outcome"] == "ignored"
+    assert await ticket(api, hub_id) == before
+
+
+async def test_a_release_refused_again_leaves_one_held_message(api: httpx.AsyncClient) -> None:
+    hub_id = (await hand_in(api, problem()))["ticket_id"]
+    version = (await ticket(api, hub_id))["version"]
+    await api.patch(
+        f"/api/v1/tickets/{hub_id}",
+        json={"support_unit": "dCache"},
+        headers={"If-Match": f'"{version}"'},
+    )
+    wrong = problem(
+        sender=DCACHE,
+        subject=f"[GGUS #{hub_id}] x",
+        body="Assign: NOBODY\n\nplease take it",
+        message_id="<again@dcache.example.org>",
+    )
+    held = await hand_in(api, wrong)
+    assert held["outcome"] == "quarantined"
+    again = await api.post(f"/api/v1/mail/quarantine/{held['mail_id']}/release")
+    assert again.status_code == 200
+    assert again.json()["outcome"] == "quarantined" and "release by" in again.json()["reason"]
+    listed = (await api.get("/api/v1/mail/quarantine")).json()
+    assert [m["id"] for m in listed] == [held["mail_id"]]
+
+
+async def test_files_over_the_tickets_limit_are_not_kept_but_the_reply_is(
+    database_url: str, tmp_path: Path, config: GatewayConfig
+) -> None:
+    connections = build_connections(config, AdapterRegistry.from_entry_points(), environ={})
+    settings = Settings(
+        database_url=database_url, data_dir=tmp_path, attachment_ticket_max_bytes=1500
+    )
+    small = create_app(settings, config, connections=connections)
+    async with small.router.lifespan_context(small), asgi_client(small) as api:
+        api.headers.update(await Keys(small).headers())
+        hub_id = (await hand_in(api, problem()))["ticket_id"]  # its .eml fits
+        reply = problem(
+            subject=f"Re: [GGUS #{hub_id}] Jobs abort",
+            body="One more detail. " * 100,
+            message_id="<limit-1@example.org>",
+        )
+        result = await hand_in(api, reply)
+        assert result["outcome"] == "applied"
+        assert "files not kept: mail-" in result["reason"]
+        assert "One more detail." in (await ticket(api, hub_id))["journal"][-1]["body"]

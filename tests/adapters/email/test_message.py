@@ -402,7 +402,9 @@ TRUSTED = "mx.gateway.example.org"
         ([f"{TRUSTED}; dkim=pass; spf=pass; dmarc=pass"], None),
         ([f"{TRUSTED}; dkim=fail header.b=abc; dkim=pass header.b=def"], None),
         (["other.example; dkim=fail", f"{TRUSTED}; dkim=pass"], None),
-        ([f"{TRUSTED}; dkim=pass", f"{TRUSTED}; dkim=fail"], None),  # only the topmost counts
+        # each milter may write its own header: a fail in any of the trusted server's counts
+        ([f"{TRUSTED}; dkim=pass", f"{TRUSTED}; dkim=fail"], "dkim=fail"),
+        ([f"{TRUSTED}; spf=pass", f"{TRUSTED}; dmarc=fail"], "dmarc=fail"),
         ([f"{TRUSTED.upper()}; spf=fail"], "spf=fail"),
         (["other.example; dkim=fail"], None),
     ],
