@@ -25,18 +25,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiosmtplib
 import httpx
 import yaml
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.common import BIN, arguments, backends, database, free_port, percentile, process, save
+from bench.latency import arrivals, stages, steady
 from bench.mail_listener import RCPT, mail_channel, mail_sink, message, wait_smtp
 from examples.helpdesk import Helpdesk, serving
-from gateway.sync.tables import DeliveryAttemptRow, OutboxRow
 from gateway.ticket.tables import TicketRow
 from tests.support.configs import rest_connection
 
 ENV = {"BENCH_TOKEN": "bench-token", "GATEWAY_LOG_LEVEL": "WARNING"}
 UNIT_CONNECTION = "dmsu-helpdesk"
+
+
+def probe_subject(n: int) -> str:
+    """A realistic subject with the unique probe the sink is matched by."""
+    return f"Jobs abort at site {n % 97}: probe-{time.time_ns()}-{n}"
 
 
 def config(sink_url: str, listen_port: int, smtp_port: int) -> dict[str, Any]:
@@ -51,76 +54,6 @@ def config(sink_url: str, listen_port: int, smtp_port: int) -> dict[str, Any]:
 
 
 Send = Callable[[str], Coroutine[Any, Any, str | None]]
-
-
-async def steady(rate: float, seconds: float, send: Send) -> dict[str, float]:
-    """Fire `send(subject)` at a steady rate (open loop); return subject -> time sent."""
-    sent: dict[str, float] = {}
-    tasks: list[asyncio.Task[str | None]] = []
-    start = time.monotonic()
-    for n in range(int(rate * seconds)):
-        delay = start + n / rate - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        subject = f"Jobs abort at site {n % 97}: probe-{time.time_ns()}-{n}"
-        sent[subject] = time.time()
-        tasks.append(asyncio.create_task(send(subject)))
-    errors = [r for r in await asyncio.gather(*tasks) if r is not None]
-    if errors:
-        print(f"  ! {len(errors)} sends failed, first: {errors[0]}", flush=True)
-    return sent
-
-
-def arrivals(desk: Helpdesk, sent: dict[str, float], wait: float = 15) -> dict[str, float]:
-    """Subject -> when the helpdesk received its create, waiting up to `wait` s for all."""
-    deadline = time.monotonic() + wait
-    while True:
-        received = {
-            r.body.get("title"): r.at
-            for r in list(desk.received)
-            if r.path == "/tickets" and isinstance(r.body, dict)
-        }
-        if all(s in received for s in sent) or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    missing = [s for s in sent if s not in received]
-    if missing:
-        print(f"  ! {len(missing)} of {len(sent)} never arrived", flush=True)
-    return {s: received[s] for s in sent if s in received}
-
-
-async def stages(url: str, sent: dict[str, float], arrived: dict[str, float]) -> dict[str, Any]:
-    """Where the time goes: SMTP send -> ticket stored -> push to the unit started -> received."""
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(
-                        TicketRow.subject,
-                        TicketRow.created_at,
-                        func.min(DeliveryAttemptRow.started_at),
-                    )
-                    .join(OutboxRow, OutboxRow.ticket_id == TicketRow.id)
-                    .join(DeliveryAttemptRow, DeliveryAttemptRow.outbox_id == OutboxRow.id)
-                    .where(
-                        TicketRow.subject.in_(list(arrived)),
-                        OutboxRow.connection == UNIT_CONNECTION,
-                    )
-                    .group_by(TicketRow.subject, TicketRow.created_at)
-                )
-            ).all()
-    finally:
-        await engine.dispose()
-    spans: dict[str, list[float]] = {"stored": [], "claimed": [], "pushed": []}
-    for subject, created, started in rows:
-        spans["stored"].append((created.timestamp() - sent[subject]) * 1000)
-        spans["claimed"].append((started.timestamp() - created.timestamp()) * 1000)
-        spans["pushed"].append((arrived[subject] - started.timestamp()) * 1000)
-    return {
-        stage: {"p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99)}
-        for stage, v in spans.items()
-    }
 
 
 def run_gateway(
@@ -151,11 +84,20 @@ def run_gateway(
                 answered.append((time.perf_counter() - started) * 1000)
                 return None
 
-            arrivals(desk, asyncio.run(steady(rate, 2, send)))  # warm-up
+            arrivals(desk, asyncio.run(steady(rate, 2, send, probe_subject)))  # warm-up
             answered.clear()
-            sent = asyncio.run(steady(rate, seconds, send))
+            sent = asyncio.run(steady(rate, seconds, send, probe_subject))
             arrived = arrivals(desk, sent)
-            breakdown = asyncio.run(stages(url, sent, arrived))
+            breakdown = asyncio.run(
+                stages(
+                    url,
+                    sent,
+                    arrived,
+                    written=TicketRow.created_at,
+                    first="stored",
+                    connection=UNIT_CONNECTION,
+                )
+            )
             if len(arrived) < len(sent):
                 log = proc.log_path.read_text(errors="replace")  # type: ignore[attr-defined]
                 print("  server log (last 5 lines):", *log.splitlines()[-5:], sep="\n    ")
@@ -184,7 +126,7 @@ def run_baseline(rate: float, seconds: float) -> list[float]:
                     response = await client.post("/tickets", json=ticket)
                     return None if response.status_code == 201 else str(response.status_code)
 
-                return await steady(rate, seconds, send)
+                return await steady(rate, seconds, send, probe_subject)
 
         sent = asyncio.run(load())
         return [(at - sent[s]) * 1000 for s, at in arrivals(desk, sent).items()]

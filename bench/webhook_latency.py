@@ -16,7 +16,6 @@ import contextlib
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 import yaml
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.common import BIN, arguments, backends, database, free_port, percentile, process, save
+from bench.latency import arrivals, stages, steady
 from examples.helpdesk import Helpdesk, asend_event, serving
-from gateway.sync.tables import DeliveryAttemptRow, OutboxRow
-from gateway.ticket.tables import TicketRow
+from gateway.sync.tables import OutboxRow
 from tests.support.configs import rest_connection
 
 SECRET = "whsec_YmVuY2gtbGF0ZW5jeS1zZWNyZXQ="
@@ -71,74 +68,8 @@ def event(title: str) -> dict:
     }
 
 
-async def steady(rate: float, seconds: float, send: object) -> dict[str, float]:
-    """Fire `send(title)` at a steady rate (open loop); return title -> time sent."""
-    sent: dict[str, float] = {}
-    tasks = []
-    start = time.monotonic()
-    for n in range(int(rate * seconds)):
-        delay = start + n / rate - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        title = f"probe-{time.time_ns()}-{n}"
-        sent[title] = time.time()
-        tasks.append(asyncio.create_task(send(title)))  # type: ignore[operator]
-    results = await asyncio.gather(*tasks)
-    errors = [r for r in results if r is not None]
-    if errors:
-        print(f"  ! {len(errors)} sends failed, first: {errors[0]}", flush=True)
-    return sent
-
-
-def arrivals(desk: Helpdesk, sent: dict[str, float], wait: float = 15) -> dict[str, float]:
-    """Title -> when the sink received its create, waiting up to `wait` s for all of them."""
-    deadline = time.monotonic() + wait
-    while True:
-        received = {
-            r.body.get("title"): r.at for r in desk.received if r.path == "/tickets" and r.body
-        }
-        if all(title in received for title in sent) or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    missing = [t for t in sent if t not in received]
-    if missing:
-        print(f"  ! {len(missing)} of {len(sent)} never arrived", flush=True)
-    return {t: received[t] for t in sent if t in received}
-
-
 def latencies(desk: Helpdesk, sent: dict[str, float]) -> list[float]:
     return [(at - sent[t]) * 1000 for t, at in arrivals(desk, sent).items()]
-
-
-async def stages(url: str, sent: dict[str, float], arrived: dict[str, float]) -> dict[str, Any]:
-    """Where the time goes: webhook -> outbox row written -> push started -> sink received."""
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(
-                        TicketRow.subject,
-                        OutboxRow.created_at,
-                        func.min(DeliveryAttemptRow.started_at),
-                    )
-                    .join(OutboxRow, OutboxRow.ticket_id == TicketRow.id)
-                    .join(DeliveryAttemptRow, DeliveryAttemptRow.outbox_id == OutboxRow.id)
-                    .where(TicketRow.subject.in_(list(arrived)))
-                    .group_by(TicketRow.subject, OutboxRow.created_at)
-                )
-            ).all()
-    finally:
-        await engine.dispose()
-    spans: dict[str, list[float]] = {"accepted": [], "claimed": [], "pushed": []}
-    for title, written, started in rows:
-        spans["accepted"].append((written.timestamp() - sent[title]) * 1000)
-        spans["claimed"].append((started.timestamp() - written.timestamp()) * 1000)
-        spans["pushed"].append((arrived[title] - started.timestamp()) * 1000)
-    return {
-        stage: {"p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99)}
-        for stage, v in spans.items()
-    }
 
 
 def run_gateway(
@@ -176,7 +107,9 @@ def run_gateway(
             latencies(desk, asyncio.run(load(2)))  # warm-up
             sent = asyncio.run(load(seconds))
             arrived = arrivals(desk, sent)
-            breakdown = asyncio.run(stages(url, sent, arrived))
+            breakdown = asyncio.run(
+                stages(url, sent, arrived, written=OutboxRow.created_at, first="accepted")
+            )
             return [(at - sent[t]) * 1000 for t, at in arrived.items()], breakdown
 
 

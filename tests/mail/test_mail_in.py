@@ -107,6 +107,16 @@ async def ticket(api: httpx.AsyncClient, hub_id: int) -> dict[str, Any]:
     return found
 
 
+async def route(api: httpx.AsyncClient, hub_id: int, unit: str) -> None:
+    version = (await ticket(api, hub_id))["version"]
+    routed = await api.patch(
+        f"/api/v1/tickets/{hub_id}",
+        json={"support_unit": unit},
+        headers={"If-Match": f'"{version}"'},
+    )
+    assert routed.status_code == 200, routed.text
+
+
 async def count(app: FastAPI, model: Any, *where: Any) -> int:
     async with app.state.sessionmaker() as session:
         return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
@@ -232,13 +242,7 @@ async def test_the_unit_acts_by_commands_and_only_on_its_own_tickets(
     assert held["outcome"] == "quarantined"
     assert "not responsible" in held["reason"]
 
-    version = (await ticket(api, hub_id))["version"]
-    routed = await api.patch(
-        f"/api/v1/tickets/{hub_id}",
-        json={"support_unit": "dCache"},
-        headers={"If-Match": f'"{version}"'},
-    )
-    assert routed.status_code == 200, routed.text
+    await route(api, hub_id, "dCache")
     answer = problem(
         sender=DCACHE,
         subject=f"Re: [GGUS #{hub_id}] Jobs abort",
@@ -262,12 +266,7 @@ async def test_an_unknown_unit_in_a_command_is_held_with_the_reason(
     api: httpx.AsyncClient,
 ) -> None:
     hub_id = (await hand_in(api, problem()))["ticket_id"]
-    version = (await ticket(api, hub_id))["version"]
-    await api.patch(
-        f"/api/v1/tickets/{hub_id}",
-        json={"support_unit": "dCache"},
-        headers={"If-Match": f'"{version}"'},
-    )
+    await route(api, hub_id, "dCache")
     before = await ticket(api, hub_id)
     wrong = problem(
         sender=DCACHE,
@@ -487,12 +486,7 @@ async def test_an_auto_reply_from_a_stranger_writes_nothing_on_the_ticket(
 
 async def test_a_release_refused_again_leaves_one_held_message(api: httpx.AsyncClient) -> None:
     hub_id = (await hand_in(api, problem()))["ticket_id"]
-    version = (await ticket(api, hub_id))["version"]
-    await api.patch(
-        f"/api/v1/tickets/{hub_id}",
-        json={"support_unit": "dCache"},
-        headers={"If-Match": f'"{version}"'},
-    )
+    await route(api, hub_id, "dCache")
     wrong = problem(
         sender=DCACHE,
         subject=f"[GGUS #{hub_id}] x",
