@@ -446,6 +446,7 @@ class _Walker:
         self.attachments: list[MailAttachment] = []
         self.parts = 0
         self.cut = False
+        self.html_left = MAX_HTML  # one budget for all HTML parts of a message, not one each
         self.reports: list[email.message.Message] = []
 
     def content_type(self, part: email.message.Message) -> str:
@@ -467,7 +468,14 @@ class _Walker:
         charset = _guard(lambda: part.get_content_charset(), None)
         text = _decode_bytes(self.payload_bytes(part), charset, self.problems, "body")
         if ctype == "text/html":
-            return _html_text(text, self.problems)
+            if self.html_left <= 0:
+                self.problems.append("HTML past the message's budget was not converted")
+                return ""
+            converted = _html_text(text[: self.html_left], self.problems)
+            if len(text) > self.html_left:
+                self.problems.append(f"HTML cut to {MAX_HTML} characters in all before conversion")
+            self.html_left -= len(text)
+            return converted
         if _guard(lambda: str(part.get_param("format") or "").lower(), "") == "flowed":
             delsp = _guard(lambda: str(part.get_param("delsp") or "").lower(), "") == "yes"
             text = _unflow(text, delsp)

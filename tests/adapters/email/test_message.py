@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import time
+from email.message import EmailMessage
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -533,3 +534,18 @@ def test_a_typical_reply_parses_fast() -> None:
     for _ in range(rounds):
         parse_mail(raw)
     assert (time.perf_counter() - started) / rounds < 0.02  # measured ~1.5 ms; loose for CI
+
+
+def test_html_parts_share_one_conversion_budget() -> None:
+    """Five 2 MB HTML parts cost one part's conversion, not five (seconds of CPU each)."""
+    message = EmailMessage()
+    message["From"] = "ann@example.org"
+    message["Subject"] = "html flood"
+    message.set_content("plain")
+    for _ in range(5):
+        message.add_attachment(
+            ("<p>x</p>" * 250_000).encode(), maintype="text", subtype="html", disposition="inline"
+        )
+    parsed = parse_mail(message.as_bytes())
+    assert any("past the message's budget" in p for p in parsed.problems)
+    assert parsed.text.count("x") <= 2_000_000 // len("<p>x</p>")
