@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from adapters.email.adapter import EmailAdapter
+from adapters.email.config import EmailConfig
 from gateway.adapter.models import Action
 from gateway.connection.models import Policy
 from gateway.connection.service import Connection, Connections
@@ -160,3 +162,47 @@ def test_internal_attachment_never_leaves_the_hub() -> None:
 def test_attachment_never_back_to_its_source(source: str) -> None:
     found = targets(facts("attachment_added", attached(), source=source), carrying(Policy.MIRROR))
     assert [t.connection for t in found] == [c for c in ("dmsu", "ngi") if c != source]
+
+
+def with_mail() -> Connections:
+    channel = EmailAdapter(
+        name="mail",
+        config=EmailConfig(audience="submitters", sender="helpdesk@gateway.example.org"),
+    )
+    return Connections([*conns(), Connection("mail", None, Policy.CLOSE_ONLY, channel)])
+
+
+def test_the_submitter_is_acknowledged_even_when_the_ticket_came_by_mail() -> None:
+    by_mail = facts("created", {}, source="mail", origin="mail", unit="TPM")
+    assert summary(targets(by_mail, with_mail())) == [("mail", "create", "submitter-acknowledged")]
+
+
+def test_the_submitter_hears_public_entries_status_and_the_solution_never_internal() -> None:
+    public = {
+        "entry": {"id": 1, "visibility": "public"},
+        "status": {"from": "assigned", "to": "waiting for reply"},
+    }
+    assert ("mail", "entry", "public-entry-to-submitter") in summary(
+        targets(facts("entry_added", public), with_mail())
+    )
+    assert ("mail", "update", "status-change-to-submitter") in summary(
+        targets(facts("entry_added", public), with_mail())
+    )
+    internal = {"entry": {"id": 2, "visibility": "internal"}}
+    assert [
+        t for t in targets(facts("entry_added", internal), with_mail()) if t.connection == "mail"
+    ] == []
+    solved = {"status": {"from": "in progress", "to": "solved"}}
+    assert ("mail", "solve", "submitter-mailed-solution") in summary(
+        targets(facts("updated", solved, source="dmsu"), with_mail())
+    )
+
+
+def test_the_submitters_own_mail_is_not_mailed_back_to_them() -> None:
+    reply = {
+        "entry": {"id": 3, "visibility": "public"},
+        "status": {"from": "waiting for reply", "to": "in progress"},
+    }
+    found = summary(targets(facts("entry_added", reply, source="mail"), with_mail()))
+    assert [t for t in found if t[0] == "mail"] == []
+    assert ("dmsu", "entry", "public-entry-to-assignee") in found
