@@ -108,6 +108,16 @@ class EmailAdapter(Adapter[EmailConfig], MailAdapter):
     async def solve(self, delivery: Delivery) -> PushResult:
         return await self._mail(delivery)
 
+    @property
+    def carries_attachments(self) -> bool:
+        """A unit that works by mail gets a ticket's public files, one message each."""
+        return self.config.audience == "unit"
+
+    async def add_attachment(self, delivery: Delivery) -> PushResult:
+        if not self.carries_attachments:  # the submitters' channel: the policy never asks
+            return await super().add_attachment(delivery)
+        return await self._mail(delivery)
+
     async def _mail(self, delivery: Delivery) -> PushResult:
         suppressed = delivery.suppressed
         recipients = [r for r in self.composer.recipients(delivery) if r.lower() not in suppressed]

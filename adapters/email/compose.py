@@ -9,6 +9,7 @@ ASCII, folded so no line is long; bodies are 7bit when short-lined ASCII, else q
 
 from __future__ import annotations
 
+import base64
 import binascii
 import re
 import secrets
@@ -18,6 +19,7 @@ from email.header import Header
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import (
     ChoiceLoader,
@@ -33,7 +35,7 @@ from adapters.email.message import header_safe, parse_address
 from adapters.email.tags import tagged_subject
 from adapters.email.threading import message_id
 from gateway.adapter.errors import PermanentError
-from gateway.adapter.models import Delivery
+from gateway.adapter.models import AttachedFile, Delivery
 
 SHIPPED = Path(__file__).resolve().parent / "templates"
 LOOP_HEADER = "X-Gateway-Loop"
@@ -43,6 +45,8 @@ LOOP_HEADER = "X-Gateway-Loop"
 FOLD_AT = 78
 LONGEST_WORD = 900  # a longer unbroken word in a header is sent encoded (encoded words split)
 UTF8 = Charset("utf-8")  # headers: base64 encoded words
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]{0,126}/[A-Za-z0-9][\w.+-]{0,126}")
+OCTET = "application/octet-stream"
 _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")  # RFC 5322 atext: a word sent as is
 
 
@@ -97,6 +101,11 @@ class Composer:
             "entry": delivery.entry.model_dump(mode="json") if delivery.entry else None,
             "changes": delivery.changes,
             "tag": config.tag.replace("{id}", str(ticket.id)),
+            "attachment": (
+                {"filename": file.filename, "size": file.size, "content_type": file.content_type}
+                if (file := delivery.attachment)
+                else None
+            ),
         }
         name = delivery.action.value
         try:
@@ -122,7 +131,7 @@ class Composer:
             "X-Auto-Response-Suppress: All",
             _header(LOOP_HEADER, config.sender),
         ]
-        data = _multipart(lines, [("plain", text), ("html", html)])
+        data = _multipart(lines, [("plain", text), ("html", html)], delivery.attachment)
         return Outgoing(data, recipients, own_id, subject)
 
     @staticmethod
@@ -210,8 +219,11 @@ def _body(text: str) -> tuple[str, bytes]:
     return "quoted-printable", encoded.replace(b"\n", b"\r\n")
 
 
-def _multipart(headers: list[str], parts: list[tuple[str, str]]) -> bytes:
-    """The message: `headers`, then a multipart/alternative of UTF-8 text `parts`, in order."""
+def _multipart(
+    headers: list[str], parts: list[tuple[str, str]], file: AttachedFile | None = None
+) -> bytes:
+    """The message: `headers`, then a multipart/alternative of UTF-8 text `parts`, in order,
+    and with a `file` the two inside a multipart/mixed with the file after them (base64)."""
     bodies = [(subtype, *_body(text)) for subtype, text in parts]
     while True:  # quoted-printable never holds "=_"; a 7bit body could, by a chance in 2**96
         boundary = "=_gw_" + secrets.token_hex(12)
@@ -220,8 +232,15 @@ def _multipart(headers: list[str], parts: list[tuple[str, str]]) -> bytes:
     out = [
         "\r\n".join(headers).encode("ascii"),
         b"\r\nMIME-Version: 1.0\r\n",
-        f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode("ascii"),
     ]
+    mixed = boundary + "_m"  # base64 has no "_": the file never holds it either
+    if file is not None:
+        out.append(
+            f'Content-Type: multipart/mixed; boundary="{mixed}"\r\n\r\n--{mixed}\r\n'.encode()
+        )
+    out.append(
+        f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode("ascii")
+    )
     for subtype, encoding, body in bodies:
         out.append(
             f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
@@ -229,4 +248,23 @@ def _multipart(headers: list[str], parts: list[tuple[str, str]]) -> bytes:
         )
         out.append(body)
     out.append(f"--{boundary}--\r\n".encode("ascii"))
+    if file is not None:
+        out.append(f"--{mixed}\r\n".encode("ascii") + _file_part(file))
+        out.append(f"--{mixed}--\r\n".encode("ascii"))
     return b"".join(out)
+
+
+def _file_part(file: AttachedFile) -> bytes:
+    """One attached file: its stored type, its name (RFC 2231 when not plain ASCII), base64."""
+    name = header_safe(file.filename, 255) or "attachment"
+    if name.isascii() and not re.search(r'["\\]', name):
+        named = f'filename="{name}"'
+    else:
+        named = "filename*=utf-8''" + quote(name, safe="")
+    content_type = file.content_type if _MEDIA_TYPE.fullmatch(file.content_type) else OCTET
+    head = (
+        f"Content-Type: {content_type}\r\n"
+        f"Content-Disposition: attachment;\r\n {named}\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    )
+    return head.encode("ascii") + base64.encodebytes(file.data).replace(b"\n", b"\r\n")

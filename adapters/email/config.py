@@ -53,7 +53,7 @@ class EmailConfig(AdapterConfig):
     templates: str | None = Field(
         default=None,
         description="A directory of templates that replace the shipped ones by file name "
-        "(`create.txt`, `create.html`, `entry.*`, `update.*`, `solve.*`).",
+        "(`create.txt`, `create.html`, `entry.*`, `update.*`, `solve.*`, `attach.*`).",
     )
     listen_host: str = Field(default="127.0.0.1", description="`submitters` only")
     listen_port: int | None = Field(

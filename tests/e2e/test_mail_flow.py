@@ -3,9 +3,10 @@
 A person mails a problem to the gateway's listener and gets the acknowledgement with the hub id;
 replies to it from a Gmail-shaped client (quoted history below) and the reply lands on the ticket
 without the quote; the ticket goes to dCache, a unit that works by mail, which is mailed the
-ticket; dCache answers `Status: solved`; the submitter is mailed the solution. An internal entry
-is never mailed to anyone. The gateway (API, worker, SMTP listener) runs as `gateway serve` does,
-on SQLite and PostgreSQL; the outside world's MTA is examples/mail_sink.py's server.
+ticket and then a file uploaded to it; dCache answers `Status: solved`; the submitter is mailed
+the solution. An internal entry is never mailed to anyone. The gateway (API, worker, SMTP
+listener) runs as `gateway serve` does, on SQLite and PostgreSQL; the outside world's MTA is
+examples/mail_sink.py's server.
 """
 
 from __future__ import annotations
@@ -159,6 +160,15 @@ async def test_mail_in_to_a_unit_by_mail_and_the_solution_out(
         assert f"[GGUS #{hub_id}]" in str(assigned["Subject"])
         assert "No space left" in text_of(assigned)
         assert "Status: solved" in text_of(assigned)  # it says how to act by mail
+
+        log = b"pool p12: write failed: No space left on device\n" * 50
+        uploaded = await api.post(
+            f"/tickets/{hub_id}/attachments", files={"file": ("pool.log", log, "text/plain")}
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        with_file = await world.next_to(DCACHE, seen)  # the unit gets the file by mail
+        [part] = list(with_file.iter_attachments())
+        assert part.get_filename() == "pool.log" and part.get_payload(decode=True) == log
 
         solved = EmailMessage()
         solved["From"] = f"dCache support <{DCACHE}>"

@@ -175,3 +175,30 @@ def test_bad_settings_are_refused_naming_the_problem(settings: dict[str, Any], k
     values: dict[str, Any] = {"sender": SENDER, **settings}
     with pytest.raises(ValueError, match=key):
         EmailConfig.model_validate(values)
+
+
+async def test_a_unit_by_mail_gets_a_public_file_attached(sink: tuple[Sink, int]) -> None:
+    box, port = sink
+    unit = adapter(port, audience="unit", unit_addresses=["support@dcache.example.org"])
+    assert unit.carries_attachments
+    delivery = make_delivery(Action.ATTACH, remote=RemoteRef("<t42.gw-7@gateway.example.org>"))
+    assert delivery.attachment is not None
+    data = bytes(range(256)) * 40
+    file = replace(delivery.attachment, filename='Prüfbericht "v2".bin', data=data, size=len(data))
+    await unit.push(replace(delivery, attachment=file))
+    recipients, message = received(box)
+    assert recipients == ["support@dcache.example.org"]
+    [part] = list(message.iter_attachments())
+    assert part.get_filename() == 'Prüfbericht "v2".bin'
+    assert part.get_payload(decode=True) == data
+    assert "Prüfbericht" in plain(message) and message["In-Reply-To"] is not None
+    await unit.aclose()
+
+
+async def test_the_submitters_channel_does_not_carry_files(sink: tuple[Sink, int]) -> None:
+    _, port = sink
+    channel = adapter(port)
+    assert not channel.carries_attachments
+    with pytest.raises(PermanentError, match="does not carry attachments"):
+        await channel.push(make_delivery(Action.ATTACH))
+    await channel.aclose()
