@@ -8,12 +8,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import InstrumentedAttribute
 
 from bench.common import percentile
-from examples.helpdesk import Helpdesk
+from examples.helpdesk import Helpdesk, serving
 from gateway.sync.tables import DeliveryAttemptRow, OutboxRow
 from gateway.ticket.tables import TicketRow
 
@@ -57,6 +58,31 @@ def arrivals(desk: Helpdesk, sent: dict[str, float], wait: float = 15) -> dict[s
     if missing:
         print(f"  ! {len(missing)} of {len(sent)} never arrived", flush=True)
     return {t: received[t] for t in sent if t in received}
+
+
+def direct(
+    rate: float,
+    seconds: float,
+    ticket: Callable[[str], dict[str, Any]],
+    title: Callable[[int], str] | None = None,
+) -> list[float]:
+    """The baseline: the same creates posted straight to a reference helpdesk at the same rate;
+    latencies (ms) from sending to its arrival, the floor of this machine's loopback HTTP."""
+    desk = Helpdesk(name="sink", token="bench-token")
+    with serving(desk.app()) as sink_url:
+
+        async def load() -> dict[str, float]:
+            headers = {"Authorization": "Bearer bench-token"}
+            async with httpx.AsyncClient(base_url=sink_url, headers=headers, timeout=30) as client:
+
+                async def send(name: str) -> str | None:
+                    response = await client.post("/tickets", json=ticket(name))
+                    return None if response.status_code == 201 else str(response.status_code)
+
+                return await steady(rate, seconds, send, title)
+
+        sent = asyncio.run(load())
+        return [(at - sent[t]) * 1000 for t, at in arrivals(desk, sent).items()]
 
 
 async def stages(

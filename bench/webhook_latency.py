@@ -25,7 +25,7 @@ import httpx
 import yaml
 
 from bench.common import BIN, arguments, backends, database, free_port, percentile, process, save
-from bench.latency import arrivals, stages, steady
+from bench.latency import arrivals, direct, stages, steady
 from examples.helpdesk import Helpdesk, asend_event, serving
 from gateway.sync.tables import OutboxRow
 from tests.support.configs import rest_connection
@@ -68,10 +68,6 @@ def event(title: str) -> dict:
     }
 
 
-def latencies(desk: Helpdesk, sent: dict[str, float]) -> list[float]:
-    return [(at - sent[t]) * 1000 for t, at in arrivals(desk, sent).items()]
-
-
 def run_gateway(
     backend: str, rate: float, seconds: float, tmp: Path, workers: int
 ) -> tuple[list[float], dict[str, Any]]:
@@ -104,32 +100,13 @@ def run_gateway(
 
                     return await steady(rate, duration, send)
 
-            latencies(desk, asyncio.run(load(2)))  # warm-up
+            arrivals(desk, asyncio.run(load(2)))  # warm-up
             sent = asyncio.run(load(seconds))
             arrived = arrivals(desk, sent)
             breakdown = asyncio.run(
                 stages(url, sent, arrived, written=OutboxRow.created_at, first="accepted")
             )
             return [(at - sent[t]) * 1000 for t, at in arrived.items()], breakdown
-
-
-def run_baseline(rate: float, seconds: float) -> list[float]:
-    desk = Helpdesk(name="sink", token="bench-token")
-    with serving(desk.app()) as sink_url:
-
-        async def load() -> dict[str, float]:
-            headers = {"Authorization": "Bearer bench-token"}
-            async with httpx.AsyncClient(base_url=sink_url, headers=headers, timeout=30) as client:
-
-                async def send(title: str) -> str | None:
-                    response = await client.post(
-                        "/tickets", json=without_id(event(title)["ticket"])
-                    )
-                    return None if response.status_code == 201 else str(response.status_code)
-
-                return await steady(rate, seconds, send)
-
-        return latencies(desk, asyncio.run(load()))
 
 
 def main() -> None:
@@ -148,7 +125,7 @@ def main() -> None:
     report = {}
     with tempfile.TemporaryDirectory() as tmp:
         for backend in chosen:
-            base = run_baseline(args.rate, args.seconds)
+            base = direct(args.rate, args.seconds, lambda title: without_id(event(title)["ticket"]))
             gate, breakdown = run_gateway(backend, args.rate, args.seconds, Path(tmp), args.workers)
             report[backend] = {
                 "events": len(gate),
