@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email
-import email.policy
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -33,6 +31,7 @@ from tests.adapters.email import corpus
 from tests.conftest import EXAMPLE_CONFIG
 from tests.e2e.test_two_helpdesks import admin_headers
 from tests.support.cluster import free_port
+from tests.support.mail import parsed, plain
 
 GATEWAY = "helpdesk@gateway.example.org"
 DCACHE = "support@dcache.example.org"
@@ -57,9 +56,7 @@ class Outside:
             for index, (recipients, raw) in enumerate(self.sink.messages):
                 if index not in seen and address in recipients:
                     seen.add(index)
-                    parsed = email.message_from_bytes(raw, policy=email.policy.default)
-                    assert isinstance(parsed, EmailMessage)
-                    return parsed
+                    return parsed(raw)
             if asyncio.get_running_loop().time() > deadline:
                 subjects = [r for r, _ in self.sink.messages]
                 raise AssertionError(f"no new mail to {address}; the sink has {subjects}")
@@ -94,13 +91,6 @@ async def outside(
     await server.wait_closed()
 
 
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    content: str = part.get_content()
-    return content
-
-
 async def test_mail_in_to_a_unit_by_mail_and_the_solution_out(
     outside: tuple[Outside, str, dict[str, str]],
 ) -> None:
@@ -120,7 +110,7 @@ async def test_mail_in_to_a_unit_by_mail_and_the_solution_out(
     hub_id = int(subject.split("#", 1)[1].split("]", 1)[0])
     assert ack["In-Reply-To"] == "<problem-1@mail.example.org>"  # threads under her message
     assert ack["Auto-Submitted"] == "auto-generated"
-    assert f"#{hub_id}" in text_of(ack)
+    assert f"#{hub_id}" in plain(ack)
     assert ack.get_body(preferencelist=("html",)) is not None
 
     async with httpx.AsyncClient(base_url=f"{url}/api/v1", headers=headers, timeout=10) as api:
@@ -158,8 +148,8 @@ async def test_mail_in_to_a_unit_by_mail_and_the_solution_out(
 
         assigned = await world.next_to(DCACHE, seen)
         assert f"[GGUS #{hub_id}]" in str(assigned["Subject"])
-        assert "No space left" in text_of(assigned)
-        assert "Status: solved" in text_of(assigned)  # it says how to act by mail
+        assert "No space left" in plain(assigned)
+        assert "Status: solved" in plain(assigned)  # it says how to act by mail
 
         log = b"pool p12: write failed: No space left on device\n" * 50
         uploaded = await api.post(
@@ -180,7 +170,7 @@ async def test_mail_in_to_a_unit_by_mail_and_the_solution_out(
         await world.send(solved.as_bytes(), DCACHE)
 
         solution = await _mail_about(world, seen, "ann@example.org", "solved")
-        assert "we added 20 TB" in text_of(solution)
+        assert "we added 20 TB" in plain(solution)
         ticket = (await api.get(f"/tickets/{hub_id}")).json()
         assert ticket["status"] == "solved"
         assert ticket["solution"] == "The pool was full; we added 20 TB."

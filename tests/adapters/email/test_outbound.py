@@ -4,8 +4,6 @@ real SMTP to examples/mail_sink.py's server."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from email.message import EmailMessage
@@ -20,6 +18,7 @@ from examples.mail_sink import Sink, start
 from gateway.adapter.errors import PermanentError
 from gateway.adapter.models import Action, RemoteRef
 from tests.contract.tickets import make_delivery
+from tests.support.mail import parsed, plain
 
 SENDER = "helpdesk@gateway.example.org"
 OPENED: list[EmailAdapter] = []  # adapters keep connections open: closed after each test
@@ -46,16 +45,7 @@ def adapter(port: int, **settings: Any) -> EmailAdapter:
 
 def received(box: Sink, index: int = -1) -> tuple[list[str], EmailMessage]:
     recipients, raw = box.messages[index]
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return recipients, message
-
-
-def plain(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    text: str = part.get_content()
-    return text
+    return recipients, parsed(raw)
 
 
 async def test_the_acknowledgement_goes_to_submitter_and_cc_with_the_tag(

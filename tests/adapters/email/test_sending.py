@@ -6,11 +6,8 @@ the test can count connections and drop them."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -22,6 +19,7 @@ from examples.mail_sink import Sink
 from gateway.adapter.errors import PermanentError
 from gateway.adapter.models import Action
 from tests.contract.tickets import make_delivery, make_entry
+from tests.support.mail import parsed, plain
 
 SENDER = "helpdesk@gateway.example.org"
 
@@ -118,19 +116,6 @@ async def mailer(server: Server) -> AsyncIterator[EmailAdapter]:
     built = EmailAdapter(name="mail", config=EmailConfig.model_validate(values))
     yield built
     await built.aclose()
-
-
-def parsed(raw: bytes) -> EmailMessage:
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
-
-
-def plain(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    text: str = part.get_content()
-    return text
 
 
 async def test_concurrent_deliveries_share_a_few_connections(
