@@ -11,6 +11,7 @@ nothing is half-applied.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,18 @@ class InboundOutcome:
     ignored: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class Vouched:
+    """A ticket the event's source has already identified, and who acts on it: for mail, who
+    may write to a ticket is decided from the ticket's submitter, cc and unit, not by a link."""
+
+    ticket_id: int
+    actor: tickets.Actor
+
+
+ApplyOne = Callable[[Command], Awaitable[tuple[int | None, str | None]]]
+
+
 async def apply_event(
     session: AsyncSession,
     *,
@@ -69,15 +82,26 @@ async def apply_event(
     event: InboundEvent,
     config: GatewayConfig,
     changes: Changes,
+    vouched: Vouched | None = None,
 ) -> InboundOutcome:
-    """Apply the event's commands in the caller's transaction; a seen event changes nothing."""
+    """Apply the event's commands in the caller's transaction; a seen event changes nothing.
+    Each command finds its ticket by the connection's link, or acts on the `vouched` one."""
     outcome = InboundOutcome(event_id=event.event_id)
     if await event_seen(session, connection=connection.name, event_id=event.event_id):
         outcome.duplicate = True
         return outcome
+    apply_one: ApplyOne
+    if vouched is None:
+
+        async def by_link(command: Command) -> tuple[int | None, str | None]:
+            return await _apply(session, connection, command, config, changes)
+
+        apply_one = by_link
+    else:
+        apply_one = await _on_vouched(session, connection, vouched, config, changes)
     row = InboundEventRow(connection=connection.name, event_id=event.event_id, outcome=IGNORED)
     for command in event.commands:
-        ticket_id, reason = await _apply(session, connection, command, config, changes)
+        ticket_id, reason = await apply_one(command)
         item: dict[str, Any] = {"kind": command.kind, "ticket_id": ticket_id}
         if reason is None:
             outcome.applied.append(item)
@@ -91,43 +115,22 @@ async def apply_event(
     return outcome
 
 
-async def apply_as(
+async def _on_vouched(
     session: AsyncSession,
-    *,
     connection: Connection,
-    event: InboundEvent,
-    ticket_id: int,
-    actor: tickets.Actor,
+    vouched: Vouched,
     config: GatewayConfig,
     changes: Changes,
-) -> InboundOutcome:
-    """Apply an event to a ticket its source has already identified and vouched for (mail: who
-    may write to a ticket is decided from the ticket's submitter, cc and unit, not by a link),
-    deduped and recorded like every other event."""
-    outcome = InboundOutcome(event_id=event.event_id)
-    if await event_seen(session, connection=connection.name, event_id=event.event_id):
-        outcome.duplicate = True
-        return outcome
-    row = await session.get(TicketRow, ticket_id, with_for_update=True)
-    record = InboundEventRow(connection=connection.name, event_id=event.event_id, outcome=IGNORED)
-    record.ticket_id = ticket_id
-    if row is None:
-        record.detail = f"no ticket #{ticket_id}"
-        outcome.ignored.append({"kind": "event", "ticket_id": None, "reason": record.detail})
-    else:
-        change = _Change(session, connection, row, actor, config, changes)
-        for command in event.commands:
-            reason = await change.apply(command, None)
-            item: dict[str, Any] = {"kind": command.kind, "ticket_id": ticket_id}
-            if reason is None:
-                outcome.applied.append(item)
-                record.outcome = APPLIED
-            else:
-                outcome.ignored.append({**item, "reason": reason})
-        record.detail = "; ".join(i["reason"] for i in outcome.ignored)[:2000] or None
-    session.add(record)
-    await session.flush()
-    return outcome
+) -> ApplyOne:
+    row = await session.get(TicketRow, vouched.ticket_id, with_for_update=True)
+    change = _Change(session, connection, row, vouched.actor, config, changes) if row else None
+
+    async def apply_one(command: Command) -> tuple[int | None, str | None]:
+        if change is None:
+            return None, f"no ticket #{vouched.ticket_id}"
+        return vouched.ticket_id, await change.apply(command, None)
+
+    return apply_one
 
 
 def rejected_event(connection: str, event_id: str, reason: str) -> InboundEventRow:

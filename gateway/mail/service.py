@@ -371,14 +371,13 @@ class _Reader:
                 name=author, source=connection.name, is_submitter=sender in allowed
             )
         self.row.connection = connection.name
-        outcome = await inbound.apply_as(
+        outcome = await inbound.apply_event(
             self.session,
             connection=connection,
             event=InboundEvent(self.event_id, commands),
-            ticket_id=ticket.id,
-            actor=actor,
             config=self.config,
             changes=self.changes,
+            vouched=inbound.Vouched(ticket.id, actor),
         )
         await self._settle(outcome, public=True)
 
