@@ -276,8 +276,7 @@ class _Reader:
         await self._internal_note(ticket, f"Mail could not be delivered. {self.row.reason}")
         if not bounce.permanent:
             return
-        addresses = {ticket.submitter_email.lower(), *(a.lower() for a in ticket.cc or [])}
-        for address in sorted(addresses & set(bounce.recipients)):
+        for address in sorted(_people(ticket) & set(bounce.recipients)):
             if await self.session.get(MailSuppressionRow, address) is None:
                 self.session.add(
                     MailSuppressionRow(
@@ -303,7 +302,7 @@ class _Reader:
         sender = self.mail.sender
         if sender is None:
             return False
-        if sender in {ticket.submitter_email.lower(), *(a.lower() for a in ticket.cc or [])}:
+        if sender in _people(ticket):
             return True
         acting = self.mailbox.unit_of(sender)
         return acting is not None and acting[0].support_unit == await _unit_name(
@@ -357,7 +356,7 @@ class _Reader:
             connection = unit
             actor = tickets.Actor(name=author, source=unit.name)
         else:
-            allowed = {ticket.submitter_email.lower(), *(a.lower() for a in ticket.cc or [])}
+            allowed = _people(ticket)
             if sender not in allowed and release_by is None:
                 return self._quarantine(
                     f"{sender} is not the submitter, a cc or the unit of #{ticket.id}"
@@ -421,6 +420,11 @@ class _Reader:
         if not_kept:
             note = "files not kept: " + "; ".join(not_kept)
             self.row.reason = "; ".join(r for r in (self.row.reason, note) if r)[:2000]
+
+
+def _people(ticket: TicketRow) -> set[str]:
+    """The ticket's submitter and cc, as mail compares them (lower case)."""
+    return {ticket.submitter_email.lower(), *(a.lower() for a in ticket.cc or [])}
 
 
 async def _unit_name(session: AsyncSession, ticket: TicketRow) -> str | None:
