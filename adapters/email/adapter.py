@@ -57,7 +57,6 @@ def _dropped(exc: BaseException) -> bool:
 class EmailAdapter(Adapter[EmailConfig], MailAdapter):
     kind: ClassVar[str] = "email"
     config_model: ClassVar[type[AdapterConfig]] = EmailConfig
-    carries_mail: ClassVar[bool] = True
 
     def __init__(self, *, name: str, config: EmailConfig, mapping: None = None) -> None:
         super().__init__(name=name, config=config, mapping=mapping)

@@ -41,8 +41,6 @@ class Adapter(ABC, Generic[ConfigT]):
     kind: ClassVar[str]
     config_model: ClassVar[type[AdapterConfig]]
     mapping_model: ClassVar[type[BaseModel] | None] = None
-    # Sends mail: the worker tells it which addresses bounced for good (`Delivery.suppressed`).
-    carries_mail: ClassVar[bool] = False
 
     def __init__(self, *, name: str, config: ConfigT, mapping: BaseModel | None = None) -> None:
         self.name = name

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.adapter.errors import AdapterError, PermanentError, RetryableError
+from gateway.adapter.mail import MailAdapter
 from gateway.adapter.models import Delivery, PushResult
 from gateway.connection.service import Connection, Connections
 from gateway.database.base import utcnow
@@ -68,7 +69,8 @@ class Worker:
         self.sessionmaker = sessionmaker
         self.read_sessionmaker = read_sessionmaker  # set where reads have their own engine
         self.connections = connections
-        self.mailed = frozenset(c.name for c in connections if c.adapter.carries_mail)
+        # connections that send mail learn which addresses bounced for good (`suppressed`)
+        self.mailed = frozenset(c.name for c in connections if isinstance(c.adapter, MailAdapter))
         self.database_url = database_url
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.concurrency = concurrency
