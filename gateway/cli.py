@@ -18,7 +18,13 @@ from gateway.config.loader import load_config
 from gateway.config.models import GatewayConfig
 from gateway.connection.service import Connections
 from gateway.database import migrate as migrations
-from gateway.database.engine import create_engine, create_sessionmaker, create_worker_engines
+from gateway.database.engine import (
+    create_engine,
+    create_engines,
+    create_sessionmaker,
+    create_worker_engines,
+    is_sqlite,
+)
 from gateway.errors import ConfigError, GatewayError
 from gateway.settings import Settings
 from gateway.support_unit import service as support_units
@@ -181,12 +187,16 @@ def run_worker(
 async def _work(settings: Settings, config: GatewayConfig, connections: Connections) -> None:
     import signal
 
-    from gateway.api.app import make_poller, make_presence, make_worker
-    from gateway.sync.outbox import SyncContext
+    from gateway.api.app import make_mail_reader, make_poller, make_presence, make_worker
+    from gateway.sync.outbox import MAIL_CHANNEL, SyncContext
 
-    engines = create_worker_engines(settings.resolved_database_url())
+    url = settings.resolved_database_url()
+    engines = create_worker_engines(url)
+    # what polls and mail change (tickets, inbound events) commits synchronously, as in the API
+    inbound = engines if is_sqlite(url) else create_engines(url, pool_size=settings.mail_readers)
     if not await migrations.is_current(engines.write):
         await engines.dispose()
+        await inbound.dispose()
         typer.echo(
             "error: the database is not at the current migration; run `gateway migrate`", err=True
         )
@@ -200,13 +210,17 @@ async def _work(settings: Settings, config: GatewayConfig, connections: Connecti
     try:
         worker = make_worker(settings, engines, connections, presence=presence)
         sync = SyncContext(connections, wakers=[worker.wake])
-        poller = make_poller(engines, connections, config, sync, presence=presence)
+        poller = make_poller(inbound, connections, config, sync, presence=presence)
+        reader = make_mail_reader(settings, inbound.write, config, sync)
+        worker.also_listen[MAIL_CHANNEL] = reader.wake
         freeze_heap()
-        await asyncio.gather(worker.run(stop), poller.run(stop))
+        await asyncio.gather(worker.run(stop), poller.run(stop), reader.run(stop))
     finally:  # stopped: finish or hand back deliveries, leave the registry
         await presence.leave()
         await connections.aclose()
         await engines.dispose()
+        if inbound is not engines:
+            await inbound.dispose()
 
 
 dead_letters_app = typer.Typer(help="List and replay dead letters.", no_args_is_help=True)

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     )
     worker_poll_interval: float = Field(default=1.0, description="Polling fallback, in seconds.")
     worker_max_attempts: int = Field(default=12, description="Attempts before a dead letter.")
+    mail_readers: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Stored messages read at once per worker (PostgreSQL; SQLite reads one).",
+    )
     connection_check_seconds: float = Field(
         default=60.0,
         description="A connection paused for refused credentials is checked this often, and "

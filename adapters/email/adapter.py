@@ -18,6 +18,7 @@ from aiosmtplib.errors import SMTPRecipientsRefused
 from adapters.email import inbound
 from adapters.email.compose import Composer, Outgoing
 from adapters.email.config import EmailConfig
+from adapters.email.message import header_message_id
 from adapters.email.threading import message_id
 from gateway.adapter.base import Adapter, AdapterConfig
 from gateway.adapter.errors import (
@@ -88,6 +89,9 @@ class EmailAdapter(Adapter[EmailConfig], MailAdapter):
             domain=config.domain,
             address=config.sender.lower(),
         )
+
+    def message_id(self, raw: bytes) -> str | None:
+        return header_message_id(raw)
 
     def read_mail(self, raw: bytes) -> IncomingMail:
         return inbound.read_mail(raw, self.config)

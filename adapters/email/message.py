@@ -364,15 +364,32 @@ def _ids(values: list[str]) -> list[str]:
 
 
 def _message_id(value: str | None) -> str | None:
+    """The id in a Message-ID-like header; None for none, or for one that is not ASCII (8-bit
+    bytes, read as surrogates, could be stored nowhere)."""
     if value is None:
         return None
     found = _MSGID.findall(value)
     if found:
-        return f"<{found[0]}>"
+        return f"<{found[0]}>" if found[0].isascii() else None
     bare = value.strip()
-    if re.fullmatch(r"[^<>\s@]{1,900}@[^<>\s@]{1,255}", bare):
+    if bare.isascii() and re.fullmatch(r"[^<>\s@]{1,900}@[^<>\s@]{1,255}", bare):
         return f"<{bare}>"
     return None
+
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def header_message_id(raw: bytes) -> str | None:
+    """The Message-ID as `parse_mail` reads it, from the header block alone (the listener reads
+    it for every message it accepts; the body is not parsed)."""
+    end = _HEADER_END.search(raw)
+    head = raw[: end.start()] if end else raw
+    try:
+        message = _PARSER.parsebytes(head + b"\n\n", headersonly=True)
+    except Exception:  # noqa: BLE001 (as _parse: whatever the parser raises is no id)
+        return None
+    return _message_id(_Headers(message, []).first("message-id"))
 
 
 # --------------------------------------------------------------------------- MIME walk
@@ -957,6 +974,7 @@ __all__ = [
     "Bounce",
     "MailAttachment",
     "ParsedMail",
+    "header_message_id",
     "header_safe",
     "parse_address",
     "parse_mail",

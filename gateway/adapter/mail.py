@@ -74,6 +74,12 @@ class MailAdapter(ABC):
         """Addresses that act as this connection's unit (empty for the submitters' channel)."""
 
     @abstractmethod
+    def message_id(self, raw: bytes) -> str | None:
+        """The message's own id, read from its headers alone (cheap: the listener calls it for
+        each message it accepts, to answer an MTA's retry without storing the message twice).
+        The same id `read_mail` gives; never raises."""
+
+    @abstractmethod
     def read_mail(self, raw: bytes) -> IncomingMail:
         """Read a raw message; never raises (hostile mail becomes `problems`)."""
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway import __version__
 from gateway.adapter.registry import AdapterRegistry
@@ -35,12 +36,13 @@ from gateway.inbound.poller import Poller
 from gateway.instance.presence import Presence
 from gateway.instance.views import router as instance_router
 from gateway.mail.listener import start_listener
+from gateway.mail.reader import MailReader
 from gateway.mail.views import raw_mail_body_limit
 from gateway.mail.views import router as mail_router
 from gateway.settings import Settings
 from gateway.support_unit import service as support_units
 from gateway.support_unit.views import router as support_unit_router
-from gateway.sync.outbox import SyncContext
+from gateway.sync.outbox import MAIL_CHANNEL, SyncContext
 from gateway.ticket.views import router as ticket_router
 from gateway.webhook.views import router as webhook_router
 from gateway.webhook.views import webhook_body_limit
@@ -120,6 +122,23 @@ def make_poller(
     )
 
 
+def make_mail_reader(
+    settings: Settings, engine: AsyncEngine, config: GatewayConfig, sync: SyncContext
+) -> MailReader:
+    """The mail readers of this instance, woken when this process stores a message; its
+    engine commits synchronously (a ticket made from mail is as durable as one from the API)."""
+    reader = MailReader(
+        sessionmaker=create_sessionmaker(engine),
+        sync=sync,
+        config=config,
+        limits=AttachmentLimits.from_settings(settings),
+        readers=1 if is_sqlite(settings.resolved_database_url()) else settings.mail_readers,
+        poll_interval=settings.worker_poll_interval,
+    )
+    sync.mail_wakers.append(reader.wake)
+    return reader
+
+
 def create_app(
     settings: Settings | None = None,
     config: GatewayConfig | None = None,
@@ -150,9 +169,7 @@ def create_app(
         presence = make_presence(settings, engines, role="api+worker" if run_worker else "api")
         await presence.start()
         app.state.presence = presence
-        mail_server = await start_listener(
-            app.state.sessionmaker, sync, config, AttachmentLimits.from_settings(settings)
-        )
+        mail_server = await start_listener(app.state.sessionmaker, sync)
         stop = asyncio.Event()
         tasks = []
         worker_engines = None
@@ -166,7 +183,14 @@ def create_app(
             sync.wakers.append(worker.wake)
             poller = make_poller(engines, connections, config, sync, presence=presence)
             app.state.poller = poller
-            tasks = [asyncio.create_task(worker.run(stop)), asyncio.create_task(poller.run(stop))]
+            reader = make_mail_reader(settings, engines.write, config, sync)
+            worker.also_listen[MAIL_CHANNEL] = reader.wake
+            app.state.mail_reader = reader
+            tasks = [
+                asyncio.create_task(worker.run(stop)),
+                asyncio.create_task(poller.run(stop)),
+                asyncio.create_task(reader.run(stop)),
+            ]
         try:
             yield
         finally:  # a graceful stop: requests are done; finish or hand back deliveries, leave

@@ -112,13 +112,16 @@ async def store_attachment(
     entry_id: int | None = None,
     limits: AttachmentLimits | None = None,
     changes: Changes | None = None,
+    created: tuple[TicketRow, int] | None = None,
 ) -> AttachmentRow:
     """Attach a file to a ticket within the caller's transaction (it never commits).
 
     The content is stored once per sha256 (an insert that ignores a concurrent twin), the file
     on an internal entry is internal, and the limits raise `AttachmentTooLarge` or
     `TicketAttachmentsTooLarge` (413) before anything is written. The ticket row is locked so
-    concurrent uploads cannot pass the per-ticket limit together.
+    concurrent uploads cannot pass the per-ticket limit together. `created` is a ticket this
+    transaction made, with the bytes already attached to it: nobody else sees it yet, so it is
+    neither locked nor summed again (a mail's files, on the ticket that mail opens).
 
     A public file is kept in the ticket's history (`attachment_added`); with `changes` (the unit
     of work's log, committed by `gateway.sync.outbox.commit`) the sync policy also sends it to
@@ -129,17 +132,21 @@ async def store_attachment(
     size = len(data)
     if size > limits.max_bytes:
         raise AttachmentTooLarge(filename=name, size=size, limit=limits.max_bytes)
-    locked = await session.execute(
-        select(TicketRow).where(TicketRow.id == ticket_id).with_for_update()
-    )
-    ticket = locked.scalar_one_or_none()
-    if ticket is None:
-        raise NotFound(f"ticket #{ticket_id} not found")
+    if created is None:
+        locked = await session.execute(
+            select(TicketRow).where(TicketRow.id == ticket_id).with_for_update()
+        )
+        found = locked.scalar_one_or_none()
+        if found is None:
+            raise NotFound(f"ticket #{ticket_id} not found")
+        ticket = found
+    else:
+        ticket = created[0]
     if entry_id is not None:
         entry = await load_entry(session, ticket_id=ticket_id, entry_id=entry_id, internal=True)
         if entry.visibility == Visibility.INTERNAL.value:
             visibility = Visibility.INTERNAL
-    used = await attached_bytes(session, ticket_id=ticket_id)
+    used = await attached_bytes(session, ticket_id=ticket_id) if created is None else created[1]
     if used + size > limits.ticket_max_bytes:
         raise TicketAttachmentsTooLarge(
             ticket_id=ticket_id, filename=name, size=size, used=used, limit=limits.ticket_max_bytes

@@ -44,7 +44,7 @@ DISCONNECTED = (OperationalError, InterfaceError, OSError, TimeoutError)
 Stage = Callable[[AsyncSession], Awaitable[bool]]
 
 
-def _disconnected(exc: BaseException) -> bool:
+def disconnected(exc: BaseException) -> bool:
     """The database went away (asyncpg's closed connection arrives as a bare DBAPIError)."""
     if isinstance(exc, DISCONNECTED):
         return True
@@ -83,6 +83,8 @@ class Worker:
         self._results: asyncio.Queue[Stage] = asyncio.Queue()
         self._flusher: asyncio.Task[None] | None = None
         self._listener: Any = None
+        # other channels heard on the same LISTEN connection (the mail readers' wake-ups)
+        self.also_listen: dict[str, Callable[[], None]] = {}
         self._listen_tried: float | None = None  # None: not PostgreSQL, never listens
 
     def wake(self) -> None:
@@ -186,7 +188,7 @@ class Worker:
                         await stage(session)
                 await session.commit()
         except Exception as exc:
-            if _disconnected(exc):  # the leases expire and the rows are delivered again, same keys
+            if disconnected(exc):  # the leases expire and the rows are delivered again, same keys
                 log.warning("writing delivery results failed: database unreachable")
                 return
             # one result the database refuses must not take the others along
@@ -203,7 +205,7 @@ class Worker:
                 await session.commit()
             return
         except Exception as exc:
-            if _disconnected(exc):
+            if disconnected(exc):
                 return
             log.exception("a delivery result cannot be stored")
             why = type(exc).__name__
@@ -333,10 +335,14 @@ class Worker:
         try:
             listener = await asyncpg.connect(dsn, timeout=5)
             await listener.add_listener(NOTIFY_CHANNEL, lambda *_: self.wake())
+            for channel, callback in self.also_listen.items():
+                await listener.add_listener(channel, lambda *_, wake=callback: wake())
             # a lost connection (database restart) wakes the loop, which listens again
             listener.add_termination_listener(lambda *_: self.wake())
             self._listener = listener
             self.wake()  # a commit between the last claim and this LISTEN sent its NOTIFY to nobody
+            for callback in self.also_listen.values():
+                callback()
         except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
             log.warning("LISTEN failed; polling until it works", extra={"error": str(exc)})
             self._listener = None

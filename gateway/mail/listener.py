@@ -1,9 +1,10 @@
 """The SMTP listener `gateway serve` runs for the mail channel (aiosmtpd, in the server's loop).
 
-A message is answered 250 only once it is stored (applied, quarantined or filed), so a crash
-before that leaves it with the sending MTA, which tries again; the same Message-ID is then
-applied once. Too large is refused at SMTP time (552), a database that is away is 451 (the MTA
-keeps the message and retries).
+A message is answered 250 once it is stored, and only then, so a crash before that leaves it
+with the sending MTA, which tries again; a Message-ID stored before is answered as a duplicate
+and stored once. The mail readers (gateway.mail.reader, where the worker runs) turn what is
+stored into tickets. Too large is refused at SMTP time (552), a database that is away is 451
+(the MTA keeps the message and retries).
 """
 
 from __future__ import annotations
@@ -17,10 +18,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.attachment.service import AttachmentLimits
-from gateway.config.models import GatewayConfig
 from gateway.errors import GatewayError
-from gateway.mail.service import Mailbox, receive_mail
+from gateway.mail.service import RECEIVED, Mailbox, accept_mail
 from gateway.sync.outbox import SyncContext
 
 log = logging.getLogger(__name__)
@@ -30,19 +29,11 @@ SessionFactory = Callable[[], AsyncSession]
 
 class MailHandler:
     """aiosmtpd handler: every recipient is accepted (the MTA in front decides who may mail us);
-    DATA is read into a ticket, or answered with why not."""
+    DATA is stored for the mail readers, or answered with why not."""
 
-    def __init__(
-        self,
-        sessionmaker: SessionFactory,
-        sync: SyncContext,
-        config: GatewayConfig,
-        limits: AttachmentLimits,
-    ) -> None:
+    def __init__(self, sessionmaker: SessionFactory, sync: SyncContext) -> None:
         self.sessionmaker = sessionmaker
         self.sync = sync
-        self.config = config
-        self.limits = limits
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -58,9 +49,7 @@ class MailHandler:
             raw = str(raw or "").encode("utf-8", "surrogateescape")
         try:
             async with self.sessionmaker() as db:
-                result = await receive_mail(
-                    db, self.sync, config=self.config, raw=raw, limits=self.limits
-                )
+                result = await accept_mail(db, self.sync, raw=raw)
         except GatewayError as exc:
             if exc.status_code == 413:
                 return f"552 5.3.4 {exc.message}"
@@ -72,21 +61,17 @@ class MailHandler:
         except Exception:
             log.exception("mail deferred: unexpected error")
             return "451 4.3.0 the gateway cannot read this message now; try again later"
-        return f"250 2.0.0 {result.outcome} as mail {result.mail_id}"
+        outcome = "queued" if result.outcome == RECEIVED else result.outcome
+        return f"250 2.0.0 {outcome} as mail {result.mail_id}"
 
 
-async def start_listener(
-    sessionmaker: SessionFactory,
-    sync: SyncContext,
-    config: GatewayConfig,
-    limits: AttachmentLimits,
-) -> asyncio.Server | None:
+async def start_listener(sessionmaker: SessionFactory, sync: SyncContext) -> asyncio.Server | None:
     """Listen where the mail channel says; None when it does not listen."""
     mailbox = Mailbox.of(sync.connections) if sync.connections.submitter_channel() else None
     if mailbox is None or mailbox.adapter.mail_settings.listen_port is None:
         return None
     settings = mailbox.adapter.mail_settings
-    handler = MailHandler(sessionmaker, sync, config, limits)
+    handler = MailHandler(sessionmaker, sync)
     domain = settings.domain
 
     def protocol() -> Any:

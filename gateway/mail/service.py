@@ -39,7 +39,7 @@ from gateway.inbound import service as inbound
 from gateway.mail.tables import MailMessageRow, MailSuppressionRow
 from gateway.settings import get_settings
 from gateway.support_unit import directory
-from gateway.sync.outbox import SyncContext, commit
+from gateway.sync.outbox import MAIL_CHANNEL, SyncContext, commit, notify
 from gateway.ticket import service as tickets
 from gateway.ticket.changes import Changes
 from gateway.ticket.enums import Visibility
@@ -48,6 +48,7 @@ from gateway.ticket.tables import TicketRow
 
 log = logging.getLogger(__name__)
 
+RECEIVED = "received"  # stored, answered 250, not yet read
 APPLIED, IGNORED, BOUNCE, QUARANTINED = "applied", "ignored", "bounce", "quarantined"
 RELEASED, DROPPED, DUPLICATE = "released", "dropped", "duplicate"
 MAIL_SYSTEM = "mail system"
@@ -118,67 +119,120 @@ class Mailbox:
         return None
 
 
-async def receive_mail(
-    session: AsyncSession,
-    sync: SyncContext,
-    *,
-    config: GatewayConfig,
-    raw: bytes,
-    release_by: str | None = None,
-    released: int | None = None,
-    limits: AttachmentLimits | None = None,
+async def accept_mail(
+    session: AsyncSession, sync: SyncContext, *, raw: bytes, wake: bool = True
 ) -> MailResult:
-    """Read, decide and apply one message; commit. `release_by` (an admin's name) applies the
-    quarantined message `released` as its sender's, past the checks that held it."""
+    """Store one message as received and commit: what an SMTP 250 promises. A reader in the
+    worker role turns it into a ticket or an entry (`read_stored`). A Message-ID stored before
+    is answered as a duplicate, so an MTA's retry after a lost 250 stores nothing."""
     mailbox = Mailbox.of(sync.connections)
     settings = mailbox.adapter.mail_settings
     if len(raw) > settings.max_message_bytes:
         raise MessageTooLarge(
             f"the message has {len(raw)} bytes; the limit is {settings.max_message_bytes}"
         )
-    if len(raw) > PARSE_IN_THREAD_BYTES:  # a big message must not stall the loop's other work
-        mail = await asyncio.to_thread(mailbox.adapter.read_mail, raw)
-    else:
-        mail = mailbox.adapter.read_mail(raw)
-    event_id = (mail.message_id or "sha256:" + hashlib.sha256(raw).hexdigest())[:255]
-
-    def record() -> MailMessageRow:
-        return MailMessageRow(
-            received_at=utcnow(),
-            message_id=mail.message_id[:998] if mail.message_id else None,
-            sender=mail.sender,
-            subject=mail.subject[:SUBJECT_MAX],
-            size=len(raw),
-            connection=mailbox.channel.name,
-        )
-
-    if release_by is None and mail.message_id is not None:  # an MTA's retry after a lost 250
+    message_id = mailbox.adapter.message_id(raw)
+    if message_id is not None:
         seen = (
             await session.execute(
                 select(MailMessageRow.id, MailMessageRow.ticket_id)
-                .where(MailMessageRow.message_id == mail.message_id[:998])
+                .where(MailMessageRow.message_id == message_id[:998])
                 .order_by(MailMessageRow.id)
                 .limit(1)
             )
         ).first()
         if seen is not None:
+            await session.rollback()
             return MailResult(seen.id, DUPLICATE, "this Message-ID was read before", seen.ticket_id)
-    row = record()
+    row = MailMessageRow(
+        received_at=utcnow(),
+        message_id=message_id[:998] if message_id else None,
+        size=len(raw),
+        connection=mailbox.channel.name,
+        outcome=RECEIVED,
+        raw=raw,
+    )
+    session.add(row)
+    await session.commit()
+    if wake:
+        sync.wake_mail()
+        await notify(session, MAIL_CHANNEL)
+    return MailResult(row.id, RECEIVED, None, None)
+
+
+async def claim_stored(
+    session: AsyncSession, *, mail_id: int | None = None
+) -> MailMessageRow | None:
+    """The oldest received message no other reader holds (or message `mail_id`, waiting for a
+    reader that holds it), locked until this transaction ends; None when there is none."""
+    query = select(MailMessageRow).where(MailMessageRow.outcome == RECEIVED)
+    if mail_id is not None:
+        return await session.scalar(query.where(MailMessageRow.id == mail_id).with_for_update())
+    return await session.scalar(
+        query.order_by(MailMessageRow.id).limit(1).with_for_update(skip_locked=True)
+    )
+
+
+async def receive_mail(
+    session: AsyncSession,
+    sync: SyncContext,
+    *,
+    config: GatewayConfig,
+    raw: bytes,
+    limits: AttachmentLimits | None = None,
+) -> MailResult:
+    """Store one message and read it now (the admin's POST and `gateway mail-in`, which answer
+    with what became of it). Should reading fail, the message stays received for the readers."""
+    accepted = await accept_mail(session, sync, raw=raw, wake=False)
+    if accepted.outcome != RECEIVED:
+        return accepted
+    row = await claim_stored(session, mail_id=accepted.mail_id)
+    if row is None:  # a reader in the worker role got there first and is done
+        done = await session.get(MailMessageRow, accepted.mail_id, populate_existing=True)
+        assert done is not None
+        await session.rollback()
+        return MailResult(done.id, done.outcome, done.reason, done.ticket_id)
+    return await read_stored(session, sync, config=config, row=row, limits=limits)
+
+
+async def read_stored(
+    session: AsyncSession,
+    sync: SyncContext,
+    *,
+    config: GatewayConfig,
+    row: MailMessageRow,
+    release_by: str | None = None,
+    released: int | None = None,
+    limits: AttachmentLimits | None = None,
+) -> MailResult:
+    """Read, decide and apply one claimed message; commit. `release_by` (an admin's name) applies
+    the quarantined message `released` as its sender's, past the checks that held it."""
+    mailbox = Mailbox.of(sync.connections)
+    raw = row.raw or b""
+    if len(raw) > PARSE_IN_THREAD_BYTES:  # a big message must not stall the loop's other work
+        mail = await asyncio.to_thread(mailbox.adapter.read_mail, raw)
+    else:
+        mail = mailbox.adapter.read_mail(raw)
+    event_id = (mail.message_id or "sha256:" + hashlib.sha256(raw).hexdigest())[:255]
+    mail_id = row.id
     changes = Changes()
     limits = limits or AttachmentLimits.from_settings(get_settings())
-    reader = _Reader(session, mailbox, config, mail, raw, event_id, row, changes, limits)
+    verdict = _Verdict()
+    reader = _Reader(session, mailbox, config, mail, raw, event_id, row, verdict, changes, limits)
     try:
         await reader.decide(release_by)
-        session.add(row)
+        # the record, once: its facts and what became of it (the ticket holds the .eml)
+        row.message_id = mail.message_id[:998] if mail.message_id else None
+        row.sender, row.subject = mail.sender, mail.subject[:SUBJECT_MAX]
+        verdict.write(row)
         await session.flush()
         await commit(session, sync, changes)
     except IntegrityError:  # the same message applied at once by another instance
         await session.rollback()
-        if not await inbound.event_seen(
-            session, connection=row.connection or "", event_id=event_id
-        ):
+        acting = verdict.connection or mailbox.channel.name
+        if not await inbound.event_seen(session, connection=acting, event_id=event_id):
             raise
-        return MailResult(0, DUPLICATE, "seen before", None)
+        return await settle_unread(session, mail_id, DUPLICATE, "applied before (same Message-ID)")
     except (GatewayError, ValidationError) as exc:  # a rule refused it: held, not lost
         await session.rollback()
         message = exc.message if isinstance(exc, GatewayError) else _first_error(exc)
@@ -187,10 +241,7 @@ async def receive_mail(
             held.reason = f"release by {release_by} refused: {message}"[:2000]
             await session.commit()
             return MailResult(held.id, QUARANTINED, held.reason, None)
-        row = record()
-        row.outcome, row.reason, row.raw = QUARANTINED, f"refused: {message}"[:2000], raw
-        session.add(row)
-        await session.commit()
+        return await settle_unread(session, mail_id, QUARANTINED, f"refused: {message}")
     metrics.INBOUND_EVENTS.labels(row.connection or mailbox.channel.name, row.outcome).inc()
     log.info(
         "mail received",
@@ -199,9 +250,45 @@ async def receive_mail(
     return MailResult(row.id, row.outcome, row.reason, row.ticket_id)
 
 
+async def settle_unread(
+    session: AsyncSession, mail_id: int, outcome: str, reason: str
+) -> MailResult:
+    """After a rollback: record why a received message was not applied; a quarantined one keeps
+    its bytes for an admin. Nothing, if another reader settled it meanwhile."""
+    row = await claim_stored(session, mail_id=mail_id)
+    if row is None:
+        await session.rollback()
+        done = await session.get(MailMessageRow, mail_id)
+        if done is None:
+            return MailResult(mail_id, outcome, reason, None)
+        return MailResult(done.id, done.outcome, done.reason, done.ticket_id)
+    row.outcome, row.reason = outcome, reason[:2000]
+    if outcome != QUARANTINED:
+        row.raw = None
+    await session.commit()
+    metrics.INBOUND_EVENTS.labels(row.connection or "mail", outcome).inc()
+    log.info("mail received", extra={"mail_id": row.id, "outcome": outcome})
+    return MailResult(row.id, outcome, row.reason, None)
+
+
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors(include_input=False)[0]
     return f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
+
+
+@dataclass
+class _Verdict:
+    """What becomes of a message, written to its record once, when the reader is done."""
+
+    outcome: str = IGNORED
+    reason: str | None = None
+    raw: bytes | None = None  # kept only while held
+    ticket_id: int | None = None
+    connection: str | None = None
+
+    def write(self, row: MailMessageRow) -> None:
+        row.outcome, row.reason, row.raw = self.outcome, self.reason, self.raw
+        row.ticket_id, row.connection = self.ticket_id, self.connection or row.connection
 
 
 @dataclass
@@ -213,6 +300,7 @@ class _Reader:
     raw: bytes
     event_id: str
     row: MailMessageRow
+    verdict: _Verdict
     changes: Changes
     limits: AttachmentLimits
 
@@ -248,16 +336,18 @@ class _Reader:
         since = utcnow() - timedelta(days=1)
         count = await self.session.scalar(
             select(func.count(MailMessageRow.id)).where(
-                MailMessageRow.sender == self.row.sender, MailMessageRow.received_at >= since
+                MailMessageRow.sender == self.mail.sender,
+                MailMessageRow.received_at >= since,
+                MailMessageRow.id != self.row.id,
             )
         )
         return count or 0
 
     def _quarantine(self, reason: str) -> None:
-        self.row.outcome, self.row.reason, self.row.raw = QUARANTINED, reason, self.raw
+        self.verdict.outcome, self.verdict.reason, self.verdict.raw = QUARANTINED, reason, self.raw
 
     def _ignore(self, reason: str) -> None:
-        self.row.outcome, self.row.reason = IGNORED, reason
+        self.verdict.outcome, self.verdict.reason = IGNORED, reason
 
     async def _bounce(self) -> None:
         """File a bounce of our own mail on its ticket; a permanent failure stops mail to those
@@ -267,13 +357,13 @@ class _Reader:
         ticket = await self.session.get(TicketRow, bounce.hub_id) if bounce.hub_id else None
         if ticket is None:
             return self._ignore("a bounce of no message of ours")
-        self.row.outcome, self.row.ticket_id = BOUNCE, ticket.id
+        self.verdict.outcome, self.verdict.ticket_id = BOUNCE, ticket.id
         kind = "permanently" if bounce.permanent else "for now"
         who = ", ".join(bounce.recipients) or "a recipient"
-        self.row.reason = f"mail to {who} failed {kind}" + (
+        self.verdict.reason = f"mail to {who} failed {kind}" + (
             f": {bounce.detail}" if bounce.detail else ""
         )
-        await self._internal_note(ticket, f"Mail could not be delivered. {self.row.reason}")
+        await self._internal_note(ticket, f"Mail could not be delivered. {self.verdict.reason}")
         if not bounce.permanent:
             return
         for address in sorted(_people(ticket) & set(bounce.recipients)):
@@ -282,7 +372,7 @@ class _Reader:
                     MailSuppressionRow(
                         address=address,
                         created_at=utcnow(),
-                        reason=self.row.reason[:2000],
+                        reason=self.verdict.reason[:2000],
                         ticket_id=ticket.id,
                     )
                 )
@@ -292,7 +382,7 @@ class _Reader:
         self._ignore(reason)
         ticket = await self.session.get(TicketRow, hub_id) if hub_id else None
         if ticket is not None and await self._may_write(ticket):  # worth seeing, internally
-            self.row.ticket_id = ticket.id
+            self.verdict.ticket_id = ticket.id
             sender = self.mail.sender or "an unknown sender"
             body = f"Automatic reply from {sender}: {self.mail.subject}\n\n{self.mail.reply_text}"
             await self._internal_note(ticket, body)
@@ -336,7 +426,7 @@ class _Reader:
             config=self.config,
             changes=self.changes,
         )
-        await self._settle(outcome, public=True)
+        await self._settle(outcome, public=True, opened=True)
 
     async def _reply(self, ticket: TicketRow, release_by: str | None) -> None:
         mail = self.mail
@@ -369,7 +459,7 @@ class _Reader:
             actor = tickets.Actor(
                 name=author, source=connection.name, is_submitter=sender in allowed
             )
-        self.row.connection = connection.name
+        self.verdict.connection = connection.name
         outcome = await inbound.apply_event(
             self.session,
             connection=connection,
@@ -380,8 +470,11 @@ class _Reader:
         )
         await self._settle(outcome, public=True)
 
-    async def _settle(self, outcome: inbound.InboundOutcome, *, public: bool) -> None:
-        """Record the outcome; keep the attachments and the original message on the ticket."""
+    async def _settle(
+        self, outcome: inbound.InboundOutcome, *, public: bool, opened: bool = False
+    ) -> None:
+        """Record the outcome; keep the attachments and the original message on the ticket
+        (`opened`: the ticket this message just opened)."""
         if outcome.duplicate:
             self._ignore("seen before (same Message-ID)")
             return
@@ -390,17 +483,19 @@ class _Reader:
             reasons = "; ".join(i.get("reason", "") for i in outcome.ignored)
             self._ignore(reasons or "nothing to apply")
             return
-        self.row.outcome, self.row.ticket_id = APPLIED, ticket_id
+        self.verdict.outcome, self.verdict.ticket_id = APPLIED, ticket_id
         if outcome.ignored:
-            self.row.reason = "; ".join(i.get("reason", "") for i in outcome.ignored)
+            self.verdict.reason = "; ".join(i.get("reason", "") for i in outcome.ignored)
         author = self.mail.sender or MAIL_SYSTEM
-        source = self.row.connection or self.mailbox.channel.name
+        source = self.verdict.connection or self.mailbox.channel.name
         visibility = Visibility.PUBLIC if public else Visibility.INTERNAL
         files = [(p.filename, p.content_type, p.data, visibility) for p in self.mail.attachments]
         # the message as received, for support staff
         eml = f"mail-{self.row.received_at:%Y%m%d-%H%M%S}.eml"
         files.append((eml, "message/rfc822", self.raw, Visibility.INTERNAL))
         not_kept = []
+        new_ticket = await self.session.get(TicketRow, ticket_id) if opened else None
+        used = 0
         for filename, content_type, data, seen_by in files:
             try:
                 await store_attachment(
@@ -414,12 +509,14 @@ class _Reader:
                     source=source,
                     changes=self.changes,  # public files travel on, like their entry
                     limits=self.limits,
+                    created=(new_ticket, used) if new_ticket is not None else None,
                 )
+                used += len(data)
             except (AttachmentTooLarge, TicketAttachmentsTooLarge) as exc:
                 not_kept.append(f"{filename} ({exc.message})")  # the mail itself still counts
         if not_kept:
             note = "files not kept: " + "; ".join(not_kept)
-            self.row.reason = "; ".join(r for r in (self.row.reason, note) if r)[:2000]
+            self.verdict.reason = "; ".join(r for r in (self.verdict.reason, note) if r)[:2000]
 
 
 def _people(ticket: TicketRow) -> set[str]:
@@ -451,13 +548,22 @@ async def release(
     admin: str,
     limits: AttachmentLimits | None = None,
 ) -> MailResult:
-    """Apply a quarantined message as if it had passed the checks that held it."""
+    """Apply a quarantined message as if it had passed the checks that held it (as a record of
+    its own; the held one is marked released)."""
     row = await _held(session, mail_id)
     raw = row.raw or b""
     row.outcome, row.raw, row.decided_by, row.decided_at = RELEASED, None, admin, utcnow()
+    fresh = MailMessageRow(
+        received_at=utcnow(),
+        size=len(raw),
+        connection=row.connection,
+        outcome=RECEIVED,
+        raw=raw,
+    )
+    session.add(fresh)
     await session.flush()
-    return await receive_mail(
-        session, sync, config=config, raw=raw, release_by=admin, released=mail_id, limits=limits
+    return await read_stored(
+        session, sync, config=config, row=fresh, release_by=admin, released=mail_id, limits=limits
     )
 
 

@@ -92,7 +92,7 @@ async def _snapshot(
 
 async def by_names(session: AsyncSession, *, names: Iterable[str]) -> dict[str, Unit]:
     """The units of these names; unknown names are absent from the result."""
-    wanted = set(names)
+    wanted = {name for name in names if name}  # "": no unit, never worth a reload
     if not wanted:
         return {}
     snapshot = await _snapshot(session, names=wanted)

@@ -22,17 +22,24 @@ from gateway.ticket.enums import LinkRole
 from gateway.ticket.tables import LinkRow, TicketChangeRow, TicketRow
 
 NOTIFY_CHANNEL = "gateway_outbox"
+MAIL_CHANNEL = "gateway_mail"  # a message was stored for the mail readers
 
 
 @dataclass
 class SyncContext:
-    """What the write side needs: the connections, and a way to wake an in-process worker."""
+    """What the write side needs: the connections, and ways to wake an in-process worker and
+    mail reader."""
 
     connections: Connections
     wakers: list[Callable[[], None]] = field(default_factory=list)
+    mail_wakers: list[Callable[[], None]] = field(default_factory=list)
 
     def wake(self) -> None:
         for waker in self.wakers:
+            waker()
+
+    def wake_mail(self) -> None:
+        for waker in self.mail_wakers:
             waker()
 
 
@@ -99,8 +106,13 @@ async def notify_workers(session: AsyncSession) -> None:
     lock only briefly. Should this process die between the two commits, the rows are still in
     the outbox and a worker's poll finds them.
     """
+    await notify(session, NOTIFY_CHANNEL)
+
+
+async def notify(session: AsyncSession, channel: str) -> None:
+    """NOTIFY `channel` on PostgreSQL after a commit (see notify_workers); nothing elsewhere."""
     if session.get_bind().dialect.name != "postgresql":
         return
     await session.execute(text("SET LOCAL synchronous_commit = off"))
-    await session.execute(text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"))
+    await session.execute(text(f"SELECT pg_notify('{channel}', '')"))
     await session.commit()

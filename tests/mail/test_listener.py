@@ -1,10 +1,12 @@
 """How mail reaches the gateway, as an MTA sees it: the SMTP listener of `gateway serve` answers
 250 only once the message is stored, 552 for a message over the limit (at SMTP time), 451 while
-the database is away (the MTA keeps it and tries again); `gateway mail-in` (an MTA's pipe) exits
-0, 65 or 75 for the same cases."""
+the database is away (the MTA keeps it and tries again); the mail readers, where the worker runs,
+turn what is stored into tickets, each message once, and hold what they cannot read; `gateway
+mail-in` (an MTA's pipe) exits 0, 65 or 75 for the same cases."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -21,9 +23,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from gateway.adapter.registry import AdapterRegistry
-from gateway.api.app import create_app
+from gateway.api.app import create_app, make_mail_reader
 from gateway.config.models import GatewayConfig
 from gateway.connection.service import build_connections
+from gateway.mail.service import _Reader
+from gateway.mail.tables import MailMessageRow
 from gateway.settings import Settings
 from gateway.ticket.tables import TicketRow
 from tests.support.cluster import free_port
@@ -63,12 +67,15 @@ def message(body: str = "The CE rejects every job.", number: int = 1) -> bytes:
     return mail.as_bytes()
 
 
-async def serve(database_url: str, tmp_path: Path) -> tuple[FastAPI, int]:
+async def serve(
+    database_url: str, tmp_path: Path, *, worker: bool = True
+) -> tuple[FastAPI, int]:
     port = free_port()
     config = GatewayConfig.model_validate(config_for(port))
     connections = build_connections(config, AdapterRegistry.from_entry_points(), environ={})
-    settings = Settings(database_url=database_url, data_dir=tmp_path)
-    return create_app(settings, config, connections=connections), port
+    settings = Settings(database_url=database_url, data_dir=tmp_path, worker_poll_interval=0.2)
+    app = create_app(settings, config, connections=connections, run_worker=worker)
+    return app, port
 
 
 async def send(port: int, raw: bytes) -> str:
@@ -84,6 +91,28 @@ async def tickets(app: FastAPI) -> int:
         return int(await session.scalar(select(func.count(TicketRow.id))) or 0)
 
 
+async def outcomes(app: FastAPI) -> dict[str, int]:
+    async with app.state.sessionmaker() as session:
+        rows = await session.execute(
+            select(MailMessageRow.outcome, func.count(MailMessageRow.id)).group_by(
+                MailMessageRow.outcome
+            )
+        )
+        return {str(outcome): int(n) for outcome, n in rows.all()}
+
+
+async def until_tickets(app: FastAPI, expected: int, seconds: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while (found := await tickets(app)) < expected:
+        assert asyncio.get_running_loop().time() < deadline, f"{found} of {expected} tickets"
+        await asyncio.sleep(0.05)
+
+
+def reader_of(app: FastAPI) -> Any:
+    """A mail reader like the one `gateway worker` runs, on the app's database."""
+    return make_mail_reader(app.state.settings, app.state.engine, app.state.config, app.state.sync)
+
+
 @pytest.fixture
 async def listening(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[FastAPI, int]]:
     app, port = await serve(database_url, tmp_path)
@@ -91,16 +120,67 @@ async def listening(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Fa
         yield app, port
 
 
-async def test_a_message_is_answered_250_once_it_is_a_ticket(
+@pytest.fixture
+async def listening_alone(
+    database_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[FastAPI, int]]:
+    """`gateway serve --no-worker`: the listener stores, nothing reads."""
+    app, port = await serve(database_url, tmp_path, worker=False)
+    async with app.router.lifespan_context(app):
+        yield app, port
+
+
+async def test_a_message_is_answered_250_once_stored_and_then_becomes_a_ticket(
     listening: tuple[FastAPI, int],
 ) -> None:
     app, port = listening
     answer = await send(port, message())
-    assert "applied as mail" in answer
-    assert await tickets(app) == 1
+    assert "queued as mail" in answer
+    await until_tickets(app, 1)
+    assert await outcomes(app) == {"applied": 1}
     again = await send(port, message())  # the MTA's retry after a lost answer
     assert "duplicate" in again
+    await asyncio.sleep(0.3)
     assert await tickets(app) == 1
+    assert await outcomes(app) == {"applied": 1}
+
+
+async def test_stored_mail_waits_for_a_reader_and_is_read_once_by_several(
+    listening_alone: tuple[FastAPI, int],
+) -> None:
+    """Nothing reads while no worker runs (or it crashed): the messages stay stored; two readers
+    started later (two `gateway worker`s) read each of them once."""
+    app, port = listening_alone
+    for number in range(12):
+        assert "queued" in await send(port, message(number=100 + number))
+    await asyncio.sleep(0.3)
+    assert await tickets(app) == 0
+    assert await outcomes(app) == {"received": 12}
+    read = await asyncio.gather(reader_of(app).run_until_idle(), reader_of(app).run_until_idle())
+    assert sum(read) == 12
+    assert await tickets(app) == 12
+    assert await outcomes(app) == {"applied": 12}
+
+
+async def test_a_message_a_reader_cannot_read_is_held_with_the_reason_not_read_forever(
+    listening_alone: tuple[FastAPI, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, port = listening_alone
+
+    async def broken(self: _Reader, release_by: str | None) -> None:
+        raise RuntimeError("a bug in reading")
+
+    monkeypatch.setattr(_Reader, "decide", broken)
+    await send(port, message(number=200))
+    assert await reader_of(app).run_until_idle() == 1
+    monkeypatch.undo()
+    assert await reader_of(app).run_until_idle() == 0
+    async with app.state.sessionmaker() as session:
+        held = (await session.scalars(select(MailMessageRow))).one()
+    assert held.outcome == "quarantined"
+    assert held.reason is not None and "RuntimeError" in held.reason
+    assert held.raw == message(number=200).replace(b"\n", b"\r\n")  # as received, for release
+    assert await tickets(app) == 0
 
 
 async def test_a_message_over_the_limit_is_refused_with_552_at_smtp_time(
@@ -111,6 +191,7 @@ async def test_a_message_over_the_limit_is_refused_with_552_at_smtp_time(
         await send(port, message(body="x" * 60_000))
     assert refused.value.code == 552
     assert await tickets(app) == 0
+    assert await outcomes(app) == {}
 
 
 async def test_while_the_database_is_away_mail_is_deferred_with_451(
@@ -130,8 +211,8 @@ async def test_while_the_database_is_away_mail_is_deferred_with_451(
                 await send(port, message(number=7))
             assert deferred.value.code == 451
             await proxy.start()
-            assert "applied" in await send(port, message(number=7))
-            assert await tickets(app) == 1
+            assert "queued" in await send(port, message(number=7))
+            await until_tickets(app, 1)
     finally:
         await proxy.cut()
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from adapters.email.message import (
     MAX_REPLY_TEXT,
     Address,
+    header_message_id,
     header_safe,
     parse_address,
     parse_mail,
@@ -522,6 +523,36 @@ def test_parse_mail_never_raises_on_mutated_corpus(name: str, seed: int, edits: 
             data = data[:position] + data[max(0, position - 200) : position] + data[position:]
     mail = parse_mail(bytes(data), trusted_authserv_id=TRUSTED)
     assert "\x00" not in mail.text and "\n" not in mail.subject
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(sorted(CORPUS)),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    header=st.sampled_from(
+        [
+            b"",
+            b"Message-ID: <fresh.1@mail.example.org>\r\n",
+            b"message-id:\r\n <folded.2@mail.example.org>\r\n",
+            b"Message-Id: bare.3@mail.example.org\r\n",
+            b"Message-ID: <n\xc3\xa4\xc3\xafve@mail.example.org>\r\n",
+            b"Message-ID: <a@b> <second@b>\r\n",
+            b"Message-ID: no id here\r\n",
+            b"Message-ID : <spaced@mail.example.org>\r\n",
+            b"X-Message-ID: <not.it@mail.example.org>\r\n",
+        ]
+    ),
+)
+def test_the_listener_reads_the_same_message_id_as_the_parser(
+    name: str, seed: int, header: bytes
+) -> None:
+    """The listener answers an MTA's retry by the id `header_message_id` reads from the headers
+    alone; it must be the id the full parse gives, or a retry would become a second ticket."""
+    raw = CORPUS[name]
+    lines = raw.split(b"\n")
+    at = random.Random(seed).randrange(0, 4)
+    mutated = b"\n".join([*lines[:at], header.rstrip(b"\n")] + lines[at:]) if header else raw
+    assert header_message_id(mutated) == parse_mail(mutated).message_id
 
 
 def test_a_typical_reply_parses_fast() -> None:
