@@ -257,7 +257,13 @@ async def until_tickets(url: str, expected: int, limit: float = 300) -> float:
 
 
 def run_gateway(
-    url: str, seconds: float, concurrency: int, tmp: Path, checks: Checks, workers: int
+    url: str,
+    seconds: float,
+    concurrency: int,
+    tmp: Path,
+    checks: Checks,
+    workers: int,
+    embedded: bool = True,
 ) -> GatewayRound:
     with mail_sink(tmp) as sink_port, contextlib.ExitStack() as stack:
         listen = free_port()
@@ -266,6 +272,8 @@ def run_gateway(
         port = free_port()
         env = {**ENV, "GATEWAY_DATABASE_URL": url}
         args = [str(BIN / "gateway"), "serve", "--config", str(path), "--port", str(port)]
+        if not embedded:
+            args.append("--no-worker")
         proc = stack.enter_context(process(args, env, ready_url=f"http://127.0.0.1:{port}/readyz"))
         for _ in range(workers):
             worker = [str(BIN / "gateway"), "worker", "--config", str(path)]
@@ -329,6 +337,12 @@ def main() -> None:
         default=1,
         help="`gateway worker` processes beside `serve` on PostgreSQL (SQLite: always 0)",
     )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="`serve --no-worker` (the listener alone) and --workers worker processes that read"
+        " and send (PostgreSQL only)",
+    )
     args = parser.parse_args()
     report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -348,8 +362,9 @@ def main() -> None:
                 rounds: list[GatewayRound] = rounds,
             ) -> float:
                 with database(backend) as url:
+                    embedded = not (args.split and backend == "postgresql" and workers)
                     result = run_gateway(
-                        url, args.seconds, args.concurrency, Path(tmp), checks, workers
+                        url, args.seconds, args.concurrency, Path(tmp), checks, workers, embedded
                     )
                 rounds.append(result)
                 return result.accepted_per_s

@@ -2,10 +2,11 @@
 
 The listener answers 250 once a message is stored, which is all SMTP promises, so a burst of mail
 never waits on ticket work (DESIGN: accept, store, answer quickly). Readers run where the worker
-runs (`gateway serve`, `gateway worker`), claim one stored message at a time (`FOR UPDATE SKIP
+runs (`gateway serve`, `gateway worker`), claim stored messages a batch at a time (`FOR UPDATE SKIP
 LOCKED` on PostgreSQL, so several readers in several processes share the work; SQLite has one
-writer and gets one reader) and read it in one transaction with the ticket change it makes: a
-crash in between leaves it stored, to be read again. The listener wakes them (in-process, and
+writer and gets one reader) and read them in one transaction with the ticket changes they make: a
+crash in between leaves them stored, to be read again; a batch one of whose messages fails is
+read again one message at a time. The listener wakes them (in-process, and
 by NOTIFY on PostgreSQL); a poll is the fallback. A message whose reading fails for a reason
 the hub does not know is quarantined saying so, never retried forever; a database that is away
 is waited out.
@@ -23,7 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.attachment.service import AttachmentLimits
 from gateway.config.models import GatewayConfig
 from gateway.delivery.worker import DATABASE_DOWN, MAX_PAUSE_SECONDS, disconnected
-from gateway.mail.service import QUARANTINED, claim_stored, read_stored, settle_unread
+from gateway.mail.service import (
+    QUARANTINED,
+    claim_stored,
+    read_batch,
+    read_stored,
+    settle_unread,
+)
 from gateway.sync.outbox import SyncContext
 
 log = logging.getLogger("gateway.mail")
@@ -40,6 +47,7 @@ class MailReader:
         config: GatewayConfig,
         limits: AttachmentLimits,
         readers: int = 1,
+        batch: int = 16,
         poll_interval: float = 1.0,
     ) -> None:
         self.sessionmaker = sessionmaker
@@ -47,6 +55,7 @@ class MailReader:
         self.config = config
         self.limits = limits
         self.readers = readers
+        self.batch = batch  # messages read in one transaction (one commit, one wake-up)
         self.poll_interval = poll_interval
         self._wakes: list[asyncio.Event] = []
 
@@ -67,8 +76,8 @@ class MailReader:
     async def run_until_idle(self, limit_seconds: float = 30.0) -> int:
         """Read every stored message and return how many (for tests and one-shot runs)."""
         deadline, read = time.monotonic() + limit_seconds, 0
-        while await self.read_one():
-            read += 1
+        while count := await self.read_some():
+            read += count
             if time.monotonic() > deadline:
                 raise TimeoutError("stored mail still unread after run_until_idle timeout")
         return read
@@ -81,7 +90,7 @@ class MailReader:
             while not stop.is_set():
                 wake.clear()  # before reading: a message stored meanwhile is not missed
                 try:
-                    while not stop.is_set() and await self.read_one():
+                    while not stop.is_set() and await self.read_some():
                         failures = 0
                 except DATABASE_DOWN as exc:  # the messages wait, stored, meanwhile
                     failures += 1
@@ -96,16 +105,36 @@ class MailReader:
         finally:
             self._wakes.remove(wake)
 
-    async def read_one(self) -> bool:
-        """Read the oldest stored message no other reader holds; False when there was none."""
+    async def read_some(self) -> int:
+        """Read the oldest stored messages no other reader holds, up to `batch` in one
+        transaction; how many (0: there were none)."""
         async with self.sessionmaker() as session:
-            row = await claim_stored(session)
-            if row is None:
-                return False
-            mail_id = row.id
+            rows = await claim_stored(session, limit=self.batch)
+            if not rows:
+                return 0
+            ids = [row.id for row in rows]
+            if len(rows) > 1:
+                try:
+                    await read_batch(
+                        session, self.sync, config=self.config, rows=rows, limits=self.limits
+                    )
+                    return len(rows)
+                except Exception as exc:
+                    if disconnected(exc):
+                        raise
+                    await session.rollback()  # one of them is refused: each on its own now
+        for mail_id in ids:
+            await self._read_alone(mail_id)
+        return len(ids)
+
+    async def _read_alone(self, mail_id: int) -> None:
+        async with self.sessionmaker() as session:
+            claimed = await claim_stored(session, mail_id=mail_id)
+            if not claimed:  # another reader took it in between and is done
+                return
             try:
                 await read_stored(
-                    session, self.sync, config=self.config, row=row, limits=self.limits
+                    session, self.sync, config=self.config, row=claimed[0], limits=self.limits
                 )
             except Exception as exc:
                 if disconnected(exc):
@@ -115,7 +144,6 @@ class MailReader:
                 await session.rollback()
                 reason = f"could not be read ({type(exc).__name__}); kept for an admin"
                 await settle_unread(session, mail_id, QUARANTINED, reason)
-        return True
 
 
 async def _idle(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:

@@ -39,7 +39,7 @@ from gateway.inbound import service as inbound
 from gateway.mail.tables import MailMessageRow, MailSuppressionRow
 from gateway.settings import get_settings
 from gateway.support_unit import directory
-from gateway.sync.outbox import MAIL_CHANNEL, SyncContext, commit, notify
+from gateway.sync.outbox import MAIL_CHANNEL, SyncContext, enqueue, notify, notify_workers
 from gateway.ticket import service as tickets
 from gateway.ticket.changes import Changes
 from gateway.ticket.enums import Visibility
@@ -161,16 +161,16 @@ async def accept_mail(
 
 
 async def claim_stored(
-    session: AsyncSession, *, mail_id: int | None = None
-) -> MailMessageRow | None:
-    """The oldest received message no other reader holds (or message `mail_id`, waiting for a
-    reader that holds it), locked until this transaction ends; None when there is none."""
+    session: AsyncSession, *, mail_id: int | None = None, limit: int = 1
+) -> list[MailMessageRow]:
+    """The oldest received messages no other reader holds (or message `mail_id`, waiting for a
+    reader that holds it), locked until this transaction ends."""
     query = select(MailMessageRow).where(MailMessageRow.outcome == RECEIVED)
     if mail_id is not None:
-        return await session.scalar(query.where(MailMessageRow.id == mail_id).with_for_update())
-    return await session.scalar(
-        query.order_by(MailMessageRow.id).limit(1).with_for_update(skip_locked=True)
-    )
+        query = query.where(MailMessageRow.id == mail_id).with_for_update()
+    else:
+        query = query.order_by(MailMessageRow.id).limit(limit).with_for_update(skip_locked=True)
+    return list(await session.scalars(query))
 
 
 async def receive_mail(
@@ -186,13 +186,13 @@ async def receive_mail(
     accepted = await accept_mail(session, sync, raw=raw, wake=False)
     if accepted.outcome != RECEIVED:
         return accepted
-    row = await claim_stored(session, mail_id=accepted.mail_id)
-    if row is None:  # a reader in the worker role got there first and is done
+    claimed = await claim_stored(session, mail_id=accepted.mail_id)
+    if not claimed:  # a reader in the worker role got there first and is done
         done = await session.get(MailMessageRow, accepted.mail_id, populate_existing=True)
         assert done is not None
         await session.rollback()
         return MailResult(done.id, done.outcome, done.reason, done.ticket_id)
-    return await read_stored(session, sync, config=config, row=row, limits=limits)
+    return await read_stored(session, sync, config=config, row=claimed[0], limits=limits)
 
 
 async def read_stored(
@@ -206,7 +206,68 @@ async def read_stored(
     limits: AttachmentLimits | None = None,
 ) -> MailResult:
     """Read, decide and apply one claimed message; commit. `release_by` (an admin's name) applies
-    the quarantined message `released` as its sender's, past the checks that held it."""
+    the quarantined message `released` as its sender's, past the checks that held it. What a
+    rule refuses is held with the reason (quarantined), not lost."""
+    mailbox = Mailbox.of(sync.connections)
+    mail_id = row.id
+    try:
+        result, added = await apply_stored(
+            session, sync, config=config, row=row, release_by=release_by, limits=limits
+        )
+    except Duplicate:
+        await session.rollback()
+        return await settle_unread(session, mail_id, DUPLICATE, "applied before (same Message-ID)")
+    except (GatewayError, ValidationError) as exc:
+        await session.rollback()
+        message = exc.message if isinstance(exc, GatewayError) else _first_error(exc)
+        held = await session.get(MailMessageRow, released) if released is not None else None
+        if held is not None:  # a release refused again: the message stays where it was
+            held.reason = f"release by {release_by} refused: {message}"[:2000]
+            await session.commit()
+            return MailResult(held.id, QUARANTINED, held.reason, None)
+        return await settle_unread(session, mail_id, QUARANTINED, f"refused: {message}")
+    await _commit(session, sync, added)
+    _count(result, row.connection or mailbox.channel.name)
+    return result
+
+
+async def read_batch(
+    session: AsyncSession,
+    sync: SyncContext,
+    *,
+    config: GatewayConfig,
+    rows: list[MailMessageRow],
+    limits: AttachmentLimits | None = None,
+) -> list[MailResult]:
+    """Apply several claimed messages in one transaction (one commit and one wake-up for them
+    all). Should any of them fail, nothing is kept and the caller reads them one by one."""
+    done: list[tuple[MailResult, str]] = []
+    added = 0
+    for row in rows:
+        result, more = await apply_stored(session, sync, config=config, row=row, limits=limits)
+        done.append((result, row.connection or ""))
+        added += more
+    await _commit(session, sync, added)
+    for result, connection in done:
+        _count(result, connection)
+    return [result for result, _ in done]
+
+
+class Duplicate(Exception):
+    """Another instance applied the same message at the same time (its inbound event is there)."""
+
+
+async def apply_stored(
+    session: AsyncSession,
+    sync: SyncContext,
+    *,
+    config: GatewayConfig,
+    row: MailMessageRow,
+    release_by: str | None = None,
+    limits: AttachmentLimits | None = None,
+) -> tuple[MailResult, int]:
+    """Read and apply one claimed message within the caller's transaction; the result and how
+    many outbox rows it wrote (not committed). Raises what a rule refuses, and `Duplicate`."""
     mailbox = Mailbox.of(sync.connections)
     raw = row.raw or b""
     if len(raw) > PARSE_IN_THREAD_BYTES:  # a big message must not stall the loop's other work
@@ -214,7 +275,6 @@ async def read_stored(
     else:
         mail = mailbox.adapter.read_mail(raw)
     event_id = (mail.message_id or "sha256:" + hashlib.sha256(raw).hexdigest())[:255]
-    mail_id = row.id
     changes = Changes()
     limits = limits or AttachmentLimits.from_settings(get_settings())
     verdict = _Verdict()
@@ -225,29 +285,31 @@ async def read_stored(
         row.message_id = mail.message_id[:998] if mail.message_id else None
         row.sender, row.subject = mail.sender, mail.subject[:SUBJECT_MAX]
         verdict.write(row)
+        added = await enqueue(session, changes, sync.connections)
         await session.flush()
-        await commit(session, sync, changes)
-    except IntegrityError:  # the same message applied at once by another instance
-        await session.rollback()
+    except IntegrityError:  # the same message applied at once by another instance?
         acting = verdict.connection or mailbox.channel.name
-        if not await inbound.event_seen(session, connection=acting, event_id=event_id):
-            raise
-        return await settle_unread(session, mail_id, DUPLICATE, "applied before (same Message-ID)")
-    except (GatewayError, ValidationError) as exc:  # a rule refused it: held, not lost
         await session.rollback()
-        message = exc.message if isinstance(exc, GatewayError) else _first_error(exc)
-        held = await session.get(MailMessageRow, released) if released is not None else None
-        if held is not None:  # a release refused again: the message stays where it was
-            held.reason = f"release by {release_by} refused: {message}"[:2000]
-            await session.commit()
-            return MailResult(held.id, QUARANTINED, held.reason, None)
-        return await settle_unread(session, mail_id, QUARANTINED, f"refused: {message}")
-    metrics.INBOUND_EVENTS.labels(row.connection or mailbox.channel.name, row.outcome).inc()
+        if await inbound.event_seen(session, connection=acting, event_id=event_id):
+            raise Duplicate(event_id) from None
+        raise
+    return MailResult(row.id, row.outcome, row.reason, row.ticket_id), added
+
+
+async def _commit(session: AsyncSession, sync: SyncContext, added: int) -> None:
+    """Commit, then wake the workers when outbox rows were written (as sync.outbox.commit)."""
+    await session.commit()
+    if added:
+        sync.wake()
+        await notify_workers(session)
+
+
+def _count(result: MailResult, connection: str) -> None:
+    metrics.INBOUND_EVENTS.labels(connection or "mail", result.outcome).inc()
     log.info(
         "mail received",
-        extra={"mail_id": row.id, "outcome": row.outcome, "ticket_id": row.ticket_id},
+        extra={"mail_id": result.mail_id, "outcome": result.outcome, "ticket_id": result.ticket_id},
     )
-    return MailResult(row.id, row.outcome, row.reason, row.ticket_id)
 
 
 async def settle_unread(
@@ -255,20 +317,21 @@ async def settle_unread(
 ) -> MailResult:
     """After a rollback: record why a received message was not applied; a quarantined one keeps
     its bytes for an admin. Nothing, if another reader settled it meanwhile."""
-    row = await claim_stored(session, mail_id=mail_id)
-    if row is None:
+    claimed = await claim_stored(session, mail_id=mail_id)
+    if not claimed:
         await session.rollback()
         done = await session.get(MailMessageRow, mail_id)
         if done is None:
             return MailResult(mail_id, outcome, reason, None)
         return MailResult(done.id, done.outcome, done.reason, done.ticket_id)
+    row = claimed[0]
     row.outcome, row.reason = outcome, reason[:2000]
     if outcome != QUARANTINED:
         row.raw = None
     await session.commit()
-    metrics.INBOUND_EVENTS.labels(row.connection or "mail", outcome).inc()
-    log.info("mail received", extra={"mail_id": row.id, "outcome": outcome})
-    return MailResult(row.id, outcome, row.reason, None)
+    result = MailResult(row.id, outcome, row.reason, None)
+    _count(result, row.connection or "")
+    return result
 
 
 def _first_error(exc: ValidationError) -> str:
