@@ -4,7 +4,8 @@
 Creates `.venv`, installs the project (again only when pyproject.toml changed), then either serves
 the gateway on SQLite with the example configuration or runs the whole check: ruff, mypy, pytest
 on SQLite and PostgreSQL (started or installed first by `.ci/ensure-postgres` where needed),
-against a real Redmine (installed and started by `.ci/redmine`, which needs root the first time).
+against a real Redmine and a real Request Tracker (installed and started by `.ci/redmine` and
+`.ci/rt`, which need root the first time).
 """
 
 from __future__ import annotations
@@ -80,11 +81,12 @@ def serve(extra: list[str]) -> int:
 
 
 def test(extra: list[str]) -> int:
-    if run("bash", ".ci/redmine") != 0:  # the real Redmine the adapter tests talk to
-        if os.environ.get("CI"):
-            print("Redmine could not be started: that is a failure in CI", flush=True)
-            return 1
-        print("Redmine could not be started here: its tests are skipped", flush=True)
+    for system, script in (("Redmine", ".ci/redmine"), ("Request Tracker", ".ci/rt")):
+        if run("bash", script) != 0:  # the real systems the adapter tests talk to
+            if os.environ.get("CI"):
+                print(f"{system} could not be started: that is a failure in CI", flush=True)
+                return 1
+            print(f"{system} could not be started here: its tests are skipped", flush=True)
     steps: list[list[str | Path]] = [
         ["bash", ".ci/ensure-postgres"],
         [BIN / "ruff", "check", "."],

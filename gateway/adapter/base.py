@@ -59,6 +59,23 @@ class Adapter(ABC, Generic[ConfigT]):
         (public files only), which `push` hands to `add_attachment`."""
         return False
 
+    @property
+    def requirement_tag(self) -> str | None:
+        """Set when this connection is a requirements queue (RT's, tagged for tracking): the
+        hub opens, links and unlinks requirements there (`POST /tickets/{id}/requirements`)."""
+        return None
+
+    @property
+    def requirements_for_change_requests(self) -> bool:
+        """A requirements queue that gets one for every new Change Request by itself."""
+        return False
+
+    @property
+    def polls_on_inbound(self) -> bool:
+        """Whether a webhook from this remote is only a trigger: the hub then polls it at once
+        (RT's scrip calls before RT commits, and says only which ticket changed)."""
+        return False
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.config!r}>"
 
@@ -79,6 +96,10 @@ class Adapter(ABC, Generic[ConfigT]):
             return _storable(await self.solve(delivery))
         if delivery.action == Action.ATTACH:
             return _storable(await self.add_attachment(delivery))
+        if delivery.action == Action.LINK:
+            return _storable(await self.link_requirement(delivery))
+        if delivery.action == Action.UNLINK:
+            return _storable(await self.unlink_requirement(delivery))
         return _storable(await self.update(delivery))
 
     @abstractmethod
@@ -101,6 +122,14 @@ class Adapter(ABC, Generic[ConfigT]):
         """Add `delivery.attachment` (a public file, with its bytes) to the remote ticket.
         Adapters that carry attachments override this and `carries_attachments`."""
         raise PermanentError("this connection does not carry attachments")
+
+    async def link_requirement(self, delivery: Delivery) -> PushResult:
+        """Mark the existing remote ticket `delivery.remote` as this hub ticket's requirement."""
+        raise PermanentError("this connection does not hold requirements")
+
+    async def unlink_requirement(self, delivery: Delivery) -> PushResult:
+        """Take the hub id and the link out of the remote ticket `delivery.remote` again."""
+        raise PermanentError("this connection does not hold requirements")
 
     async def find(self, hub_id: int) -> RemoteRef | None:
         """The remote ticket already carrying this hub id, if the remote can be searched."""

@@ -24,6 +24,8 @@ class Action(StrEnum):
     ENTRY = "entry"
     SOLVE = "solve"
     ATTACH = "attach"
+    LINK = "link"  # write the hub id and a link into an existing remote ticket (a requirement)
+    UNLINK = "unlink"  # take them out again
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,15 @@ class AttachFile(_Command):
         return base64.b64decode(self.data, validate=True)
 
 
+class RequirementState(_Command):
+    """A requirement's counter-ticket changed state: kept on the hub ticket's `requirement`
+    link and written to its internal journal."""
+
+    kind: Literal["requirement_state"] = "requirement_state"
+    state: str = Field(min_length=1, max_length=64)
+    previous: str | None = Field(default=None, max_length=64)
+
+
 class UpdateFields(_Command):
     kind: Literal["update"] = "update"
     priority: Priority | None = None
@@ -163,7 +174,8 @@ Command = Annotated[
     | Solve
     | Reassign
     | UpdateFields
-    | AttachFile,
+    | AttachFile
+    | RequirementState,
     Field(discriminator="kind"),
 ]
 

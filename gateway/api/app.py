@@ -39,6 +39,7 @@ from gateway.mail.listener import start_listener
 from gateway.mail.reader import MailReader
 from gateway.mail.views import raw_mail_body_limit
 from gateway.mail.views import router as mail_router
+from gateway.requirement.views import router as requirement_router
 from gateway.settings import Settings
 from gateway.support_unit import service as support_units
 from gateway.support_unit.views import router as support_unit_router
@@ -63,6 +64,7 @@ ROUTERS = (
     instance_router,
     connection_router,
     mail_router,
+    requirement_router,
 )
 
 

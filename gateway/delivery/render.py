@@ -13,6 +13,7 @@ from gateway.adapter.models import Action, AttachedFile, Delivery, RemoteRef
 from gateway.attachment.tables import AttachmentRow, BlobRow
 from gateway.delivery.claim import Claim
 from gateway.mail.tables import MailSuppressionRow
+from gateway.sync.policy import is_requirement_rule
 from gateway.ticket import service as tickets
 from gateway.ticket.enums import LinkRole, Visibility
 from gateway.ticket.models import JournalEntry, Ticket
@@ -144,7 +145,12 @@ def _delivery(
     """The public view of the ticket as it is now, with its remote ref at this connection."""
     links = {link.role: link for link in ticket.links if link.connection == claim.connection}
     link = links.get(LinkRole.ASSIGNEE) or links.get(LinkRole.ORIGIN)
+    if is_requirement_rule(claim.rule):
+        link = links.get(LinkRole.REQUIREMENT)
     remote = RemoteRef(link.external_id, link.external_url) if link and link.external_id else None
+    unlinked = changes.get("requirement", {}).get("remote_id")
+    if claim.action == Action.UNLINK.value and isinstance(unlinked, str):
+        remote = RemoteRef(unlinked)  # the link is gone already; the remote ticket is not
     action = Action(claim.action)
     if action == Action.CREATE and LinkRole.ASSIGNEE in links and remote is not None:
         action = Action.UPDATE  # assigned back to a unit that already has the ticket

@@ -22,6 +22,7 @@ from gateway.database.base import utcnow
 from gateway.delivery import metrics
 from gateway.delivery.claim import Claim, fenced
 from gateway.delivery.schedule import retry_delay
+from gateway.sync.policy import is_requirement_rule
 from gateway.sync.tables import DEAD, DONE, PENDING, DeliveryAttemptRow, EchoRow
 from gateway.ticket.enums import LinkRole
 from gateway.ticket.tables import LinkRow
@@ -213,17 +214,18 @@ async def _lease_lost(session: AsyncSession, claim: Claim, worker: str) -> bool:
 
 async def _keep_link(session: AsyncSession, claim: Claim, result: PushResult) -> None:
     assert result.remote is not None
+    role = LinkRole.REQUIREMENT if is_requirement_rule(claim.rule) else LinkRole.ASSIGNEE
+    if claim.action == Action.UNLINK.value:
+        return  # the link was taken away when the unlink was asked for
     link = await session.scalar(
         select(LinkRow).where(
             LinkRow.ticket_id == claim.ticket_id,
             LinkRow.connection == claim.connection,
-            LinkRow.role == LinkRole.ASSIGNEE.value,
+            LinkRow.role == role.value,
         )
     )
     if link is None:
-        link = LinkRow(
-            ticket_id=claim.ticket_id, connection=claim.connection, role=LinkRole.ASSIGNEE.value
-        )
+        link = LinkRow(ticket_id=claim.ticket_id, connection=claim.connection, role=role.value)
         session.add(link)
     link.external_id = result.remote.remote_id
     link.external_url = result.remote.remote_url

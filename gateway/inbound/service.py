@@ -28,6 +28,7 @@ from gateway.adapter.models import (
     CreateTicket,
     InboundEvent,
     Reassign,
+    RequirementState,
     SetStatus,
     Solve,
     UpdateFields,
@@ -181,6 +182,12 @@ async def _refusal(
     session: AsyncSession, connection: Connection, link: LinkRow, row: TicketRow, command: Command
 ) -> str | None:
     """Why the sync policy ignores this command, or None to apply it."""
+    if link.role == LinkRole.REQUIREMENT.value:
+        if command.kind != "requirement_state":
+            return f"a requirement's queue reports only its state, not '{command.kind}'"
+        return None
+    if command.kind == "requirement_state":
+        return f"{connection.name} holds no requirement of #{row.id}"
     if link.role == LinkRole.ORIGIN.value:
         if command.kind not in ORIGIN_MAY and connection.policy != Policy.MIRROR:
             return f"an origin system does not send '{command.kind}'"
@@ -230,11 +237,32 @@ class _Change:
         if isinstance(command, SetStatus):
             await self._patch(TicketPatch(status=command.status))
             return None
+        if isinstance(command, RequirementState):
+            return await self._requirement(command, link)
         if isinstance(command, UpdateFields):
             fields = command.model_dump(include={"priority", "subject"}, exclude_none=True)
             await self._patch(TicketPatch.model_validate(fields))
             return None
         return f"'{command.kind}' is not applied to an existing ticket"
+
+    async def _requirement(self, command: RequirementState, link: LinkRow | None) -> str | None:
+        """Keep the counter-ticket's state on the link; say so in the internal journal."""
+        if link is None:
+            return "a requirement's state needs its link"
+        if link.state == command.state:
+            return f"the requirement is {command.state} already"
+        before = link.state or command.previous or "unknown"
+        link.state = command.state
+        tag = self.connection.adapter.requirement_tag
+        where = f"{self.connection.name} ticket {link.external_id}" + (f" [{tag}]" if tag else "")
+        body = f"Requirement {where} is now {command.state} (was {before})."
+        entry = JournalEntryCreate(
+            body=body, visibility=Visibility.INTERNAL, author=self.actor.name
+        )
+        await tickets.add_entry(
+            self.session, row=self.row, entry=entry, actor=self.actor, changes=self.changes
+        )
+        return None
 
     async def _entry(self, command: AddComment | AskSubmitter, link: LinkRow | None) -> str | None:
         if link is not None and await self._echo(command.body, link):

@@ -85,6 +85,7 @@ async def _facts(session: AsyncSession, ticket: TicketRow, change: TicketChangeR
         source=change.source,
         support_unit=units.get(ticket.support_unit_id or 0),
         origin=origin,
+        category=ticket.category,
     )
 
 

@@ -40,6 +40,7 @@ class ChangeFacts:
     source: str  # "api" or the connection the change came from
     support_unit: str | None  # the responsible unit after the change
     origin: str | None  # the connection the ticket came from, if any
+    category: str | None = None  # the ticket's category (Change Requests may open requirements)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ def targets(facts: ChangeFacts, connections: Connections) -> list[Target]:
         + _assignee_targets(facts, connections)
         + _origin_targets(facts, connections)
         + _submitter_targets(facts, connections)
+        + _requirement_targets(facts, connections)
     )
     seen: set[tuple[str, Action]] = set()
     out = []
@@ -132,6 +134,35 @@ def _origin_targets(facts: ChangeFacts, connections: Connections) -> list[Target
 
 
 ACKNOWLEDGED = "submitter-acknowledged"
+REQUIREMENT_RULES = {
+    "requirement_requested": (Action.CREATE, "requirement-opened"),
+    "requirement_linked": (Action.LINK, "requirement-linked"),
+    "requirement_unlinked": (Action.UNLINK, "requirement-unlinked"),
+}
+REQUIREMENT_FOR_CHANGE_REQUEST = "requirement-for-change-request"
+
+
+def is_requirement_rule(rule: str) -> bool:
+    """Rows whose remote ticket is the hub ticket's requirement (its link has that role)."""
+    return rule.startswith("requirement-")
+
+
+def _requirement_targets(facts: ChangeFacts, connections: Connections) -> list[Target]:
+    """A requirement asked for, linked or unlinked goes to its requirements queue; a new Change
+    Request opens one in each queue that wants them all."""
+    if facts.action in REQUIREMENT_RULES:
+        named = connections.get(facts.changes.get("requirement", {}).get("connection") or "")
+        if named is None or named.adapter.requirement_tag is None:
+            return []
+        action, rule = REQUIREMENT_RULES[facts.action]
+        return [Target(named.name, action, rule)]
+    if facts.action == "created" and facts.category == "Change Request":
+        return [
+            Target(c.name, Action.CREATE, REQUIREMENT_FOR_CHANGE_REQUEST)
+            for c in connections
+            if c.adapter.requirement_tag is not None and c.adapter.requirements_for_change_requests
+        ]
+    return []
 
 
 def _submitter_targets(facts: ChangeFacts, connections: Connections) -> list[Target]:

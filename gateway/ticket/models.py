@@ -98,6 +98,9 @@ class Link(BaseModel):
     external_id: str | None
     external_url: str | None
     role: LinkRole
+    state: str | None = Field(
+        default=None, description="A requirement's state in its queue, as last read"
+    )
 
 
 class EtaRevision(BaseModel):

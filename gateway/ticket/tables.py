@@ -85,6 +85,8 @@ class LinkRow(Base):
     external_url: Mapped[str | None] = mapped_column(String(2048))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # a requirement's state in its queue (RT's status), as last read
+    state: Mapped[str | None] = mapped_column(String(64))
 
 
 class TicketChangeRow(Base):

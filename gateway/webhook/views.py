@@ -6,6 +6,8 @@ sent by the worker.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from typing import Annotated, Any
 
@@ -16,12 +18,14 @@ from gateway.adapter.errors import InboundRejected
 from gateway.adapter.models import InboundRequest
 from gateway.api.deps import Config, Session, Sync
 from gateway.api.middleware import BodyLimit
+from gateway.connection import state as connection_state
 from gateway.delivery import metrics
 from gateway.errors import GatewayError
 from gateway.inbound import signatures
 from gateway.inbound.service import receive
 from gateway.settings import Settings
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 WEBHOOK_PATH = re.compile(r"^/api/v1/webhooks/[^/]+$")
 
@@ -43,6 +47,10 @@ class InboundResult(BaseModel):
     """What became of each event the payload carried (none: nothing in it concerns the hub)."""
 
     events: list[EventResult]
+    poll_requested: bool = Field(
+        default=False,
+        description="The call was a trigger (RT's scrip): the hub reads the remote itself, soon",
+    )
 
 
 @router.post(
@@ -71,6 +79,10 @@ async def receive_webhook(
         raise InboundRejected("no webhook-signature matches a configured secret")
     try:
         await target.adapter.verify_inbound(inbound)
+        if target.adapter.polls_on_inbound and target.poll_interval is not None:
+            metrics.INBOUND_EVENTS.labels(connection, "poll_trigger").inc()
+            poll_soon(request.app, connection)
+            return InboundResult(events=[], poll_requested=True)
         events = target.adapter.translate_inbound(inbound)
     except InboundRejected:
         metrics.INBOUND_EVENTS.labels(connection, "rejected").inc()
@@ -90,3 +102,34 @@ async def receive_webhook(
             )
         )
     return InboundResult(events=results)
+
+
+# RT calls its scrip inside its own transaction, before it commits (tests/fixtures/rt/README.md):
+# a poll at once would not see the change yet.
+POLL_DELAYS_SECONDS = (0.3, 1.0)
+
+
+def poll_soon(app: Any, name: str) -> None:
+    """Ask for polls of `name` shortly (whichever instance holds its poller takes them); one
+    lost with this process is no loss: the next regular poll reads the same changes."""
+    loop = asyncio.get_running_loop()
+    for delay in POLL_DELAYS_SECONDS:
+        loop.call_later(delay, lambda: _tasks.add(loop.create_task(_request_poll(app, name))))
+
+
+_tasks: set[asyncio.Task[None]] = set()
+
+
+async def _request_poll(app: Any, name: str) -> None:
+    try:
+        async with app.state.sessionmaker() as session:
+            await connection_state.request_poll(session, name=name)
+            await session.commit()
+        if getattr(app.state, "poller", None) is not None:
+            app.state.poller.wake()
+    except Exception:  # the regular poll is the safety net
+        log.warning("could not ask for a poll", extra={"connection": name}, exc_info=True)
+    finally:
+        task = asyncio.current_task()
+        if task is not None:
+            _tasks.discard(task)

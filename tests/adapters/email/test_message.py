@@ -551,7 +551,7 @@ def test_the_listener_reads_the_same_message_id_as_the_parser(
     raw = CORPUS[name]
     lines = raw.split(b"\n")
     at = random.Random(seed).randrange(0, 4)
-    mutated = b"\n".join([*lines[:at], header.rstrip(b"\n")] + lines[at:]) if header else raw
+    mutated = b"\n".join([*lines[:at], header.rstrip(b"\n"), *lines[at:]]) if header else raw
     assert header_message_id(mutated) == parse_mail(mutated).message_id
 
 
