@@ -67,9 +67,7 @@ def message(body: str = "The CE rejects every job.", number: int = 1) -> bytes:
     return mail.as_bytes()
 
 
-async def serve(
-    database_url: str, tmp_path: Path, *, worker: bool = True
-) -> tuple[FastAPI, int]:
+async def serve(database_url: str, tmp_path: Path, *, worker: bool = True) -> tuple[FastAPI, int]:
     port = free_port()
     config = GatewayConfig.model_validate(config_for(port))
     connections = build_connections(config, AdapterRegistry.from_entry_points(), environ={})
@@ -121,9 +119,7 @@ async def listening(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Fa
 
 
 @pytest.fixture
-async def listening_alone(
-    database_url: str, tmp_path: Path
-) -> AsyncIterator[tuple[FastAPI, int]]:
+async def listening_alone(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[FastAPI, int]]:
     """`gateway serve --no-worker`: the listener stores, nothing reads."""
     app, port = await serve(database_url, tmp_path, worker=False)
     async with app.router.lifespan_context(app):
