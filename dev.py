@@ -57,6 +57,10 @@ DEMO_ENVIRONMENT = {  # for the example connections only; a real deployment sets
     "DMSU_REDMINE_URL": "http://127.0.0.1:3100",
     "DMSU_REDMINE_API_KEY": "5eed0c1c0ffee5eed0c1c0ffee5eed0c1c0ffee0",  # .ci/redmine's test key
     "DMSU_REDMINE_PROJECT": "ngi-cz",
+    # examples/rt-flow.yaml: the Request Tracker of .ci/rt
+    "DMSU_RT_URL": "http://127.0.0.1:3200",
+    "DMSU_RT_PASSWORD": "rt-ci-root-password",  # .ci/rt's loopback-only test instance
+    "DMSU_RT_WEBHOOK_SECRET": "whsec_ZGVtby1ydC1zY3JpcC1zZWNyZXQtZm9yLXRoZS1leGFtcGxl",
 }
 
 

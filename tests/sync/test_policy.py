@@ -206,3 +206,52 @@ def test_the_submitters_own_mail_is_not_mailed_back_to_them() -> None:
     found = summary(targets(facts("entry_added", reply, source="mail"), with_mail()))
     assert [t for t in found if t[0] == "mail"] == []
     assert ("dmsu", "entry", "public-entry-to-assignee") in found
+
+
+def requirement_queues(*, auto: bool) -> Connections:
+    from adapters.rt import RtAdapter
+    from adapters.rt.config import RtConfig
+
+    config = RtConfig(
+        url="https://rt.example.org",
+        user="gateway",
+        password="x",  # type: ignore[arg-type]
+        queue="requirements",
+        requirement_tag="DMSU",
+        auto_for_change_requests=auto,
+    )
+    queue = RtAdapter(name="reqs", config=config)
+    return Connections(
+        [*conns(), Connection("reqs", None, Policy.CLOSE_ONLY, queue)]  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("requirement_requested", ("reqs", "create", "requirement-opened")),
+        ("requirement_linked", ("reqs", "link", "requirement-linked")),
+        ("requirement_unlinked", ("reqs", "unlink", "requirement-unlinked")),
+    ],
+)
+def test_a_requirement_goes_to_its_queue_only(action: str, expected: tuple[str, ...]) -> None:
+    change = {"requirement": {"connection": "reqs", "remote_id": "17"}}
+    assert summary(targets(facts(action, change), requirement_queues(auto=False))) == [expected]
+
+
+@pytest.mark.parametrize("auto", [True, False])
+def test_a_new_change_request_opens_a_requirement_only_where_configured(auto: bool) -> None:
+    made = ChangeFacts(
+        action="created",
+        changes={},
+        source="api",
+        support_unit="TPM",
+        origin=None,
+        category="Change Request",
+    )
+    expected = [("reqs", "create", "requirement-for-change-request")] if auto else []
+    assert summary(targets(made, requirement_queues(auto=auto))) == expected
+    incident = ChangeFacts(
+        action="created", changes={}, source="api", support_unit="TPM", origin=None
+    )
+    assert targets(incident, requirement_queues(auto=auto)) == []
