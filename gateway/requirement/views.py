@@ -79,7 +79,12 @@ async def ticket_requirements(
 @router.delete(
     "/tickets/{ticket_id}/requirements/{connection}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**STAFF_ONLY, 404: {"description": "No such ticket, or no requirement there"}},
+    responses={
+        **STAFF_ONLY,
+        404: {"description": "No such ticket, or no requirement there"},
+        409: {"description": "No requirements queue is configured"},
+        422: {"description": "Not a requirements queue"},
+    },
 )
 async def remove_requirement(
     ticket_id: TicketId,

@@ -53,6 +53,7 @@ async def test_worker_creates_remote_ticket_and_keeps_the_remote_id(
             "external_id": "R1",
             "external_url": "https://dmsu.example/R1",
             "role": "assignee",
+            "state": None,  # only a requirement's link has one
         }
     ]
     log = (await client.get("/api/v1/tickets/1/deliveries", headers=admin)).json()

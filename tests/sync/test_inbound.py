@@ -43,6 +43,7 @@ async def test_webhook_creates_routed_ticket_linked_to_its_origin(
         "external_id": "NGI-7",
         "external_url": "https://ngi.example/7",
         "role": "origin",
+        "state": None,  # only a requirement's link has one
     }
     history = (await client.get("/api/v1/tickets/1/history", headers=admin)).json()
     assert (history[0]["source"], history[0]["actor"]) == ("ngi", "Ann Example")
