@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 from typing import Any, ClassVar
 
-from adapters.rt.changes import ChangeReader
-from adapters.rt.client import RtClient, Stale
+from adapters.rt.changes import ChangeReader, quoted
+from adapters.rt.client import RtClient, Stale, refusals
 from adapters.rt.config import RtConfig
 from gateway.adapter.base import Adapter, AdapterConfig
 from gateway.adapter.errors import AdapterError, Exchange, InboundRejected, PermanentError
@@ -65,8 +65,11 @@ class RtAdapter(Adapter[RtConfig]):
     # --- outbound ---------------------------------------------------------------------------
 
     async def create(self, delivery: Delivery) -> PushResult:
-        """Make the ticket in the queue; a retry first looks for the one a lost answer made."""
-        if delivery.attempt > 1:
+        """Make the ticket in the queue, unless one there carries the hub id already: on a retry,
+        the one a lost answer made; on a reassignment, one staff moved here from another unit's
+        queue (it is adopted)."""
+        reassigned = isinstance(delivery.changes.get("support_unit"), dict)
+        if delivery.attempt > 1 or reassigned:
             found = await self.find(delivery.ticket.id)
             if found is not None:
                 return PushResult(found)
@@ -142,8 +145,20 @@ class RtAdapter(Adapter[RtConfig]):
         """An existing ticket of the queue becomes this hub ticket's requirement: the hub id,
         the tag and a `RefersTo` link to the hub ticket (adding a link twice is harmless)."""
         assert delivery.remote is not None
-        exchange = await self._put(delivery.remote.remote_id, self._marks(delivery.ticket.id))
-        return PushResult(self._ref(delivery.remote.remote_id), exchange)
+        remote_id = delivery.remote.remote_id
+        ticket, exchange = await self.client.json("GET", f"/ticket/{remote_id}")
+        queue = ticket.get("Queue") if isinstance(ticket, dict) else None
+        name = (
+            await self.reader.queue_name(str(queue.get("id"))) if isinstance(queue, dict) else None
+        )
+        if name != self.config.queue:  # the gateway's RT rights must not reach other queues
+            raise PermanentError(
+                f"RT ticket {remote_id} is in queue {name!r}, not {self.config.queue!r}: "
+                "only a ticket of the requirements queue can be linked",
+                exchange=exchange,
+            )
+        exchange = await self._put(remote_id, self._marks(delivery.ticket.id))
+        return PushResult(self._ref(remote_id), exchange)
 
     async def unlink_requirement(self, delivery: Delivery) -> PushResult:
         assert delivery.remote is not None
@@ -168,9 +183,12 @@ class RtAdapter(Adapter[RtConfig]):
         body = {**body, "ContentType": "text/plain"}
         shown = {**shown, "ContentType": "text/plain"} if shown is not None else None
         # never If-Match here: RT answers 412 to any but `*` on correspond
-        _, exchange = await self.client.json(
+        messages, exchange = await self.client.json(
             "POST", f"/ticket/{ticket_id}/correspond", body=body, shown_body=shown
         )
+        refused = refusals(messages)  # e.g. the Status of a solution RT's lifecycle refuses
+        if refused:
+            raise PermanentError(f"RT refused: {'; '.join(refused)}", exchange=exchange)
         return exchange
 
     async def _put(self, ticket_id: str, fields: dict[str, Any]) -> Exchange:
@@ -187,9 +205,8 @@ class RtAdapter(Adapter[RtConfig]):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def find(self, hub_id: int) -> RemoteRef | None:
-        query = (
-            f"'CF.{{{self.config.hub_id_field}}}' = '{hub_id}' AND Queue = '{self.config.queue}'"
-        )
+        field, queue = quoted(self.config.hub_id_field), quoted(self.config.queue)
+        query = f"'CF.{{{field}}}' = '{int(hub_id)}' AND Queue = '{queue}'"
         page, _ = await self.client.search(query, fields="id")
         items = page["items"]
         return self._ref(str(items[0]["id"])) if items else None

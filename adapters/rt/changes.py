@@ -23,6 +23,7 @@ the state is reported.
 from __future__ import annotations
 
 import base64
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,7 +32,7 @@ from inscriptis import get_text
 
 from adapters.rt.client import RtClient
 from adapters.rt.config import SOLVING, RtConfig, priority_from_rt
-from gateway.adapter.errors import PermanentError
+from gateway.adapter.errors import AdapterError, PermanentError
 from gateway.adapter.models import (
     AddComment,
     AskSubmitter,
@@ -48,8 +49,10 @@ from gateway.adapter.models import (
 from gateway.ticket.enums import Status, Visibility
 from gateway.ticket.models import MAX_TEXT, Submitter, TicketCreate
 
+log = logging.getLogger("gateway.adapters.rt")
 RT_SYSTEM = "RT_System"
 SETTLE_SECONDS = 2
+COMMIT_LAG_SECONDS = 60
 MAX_READ_KEPT = 5000
 MAX_HISTORY_PAGES = 20
 
@@ -103,10 +106,15 @@ class ChangeReader:
         self.own = {config.user.lower(), RT_SYSTEM.lower()}
         self._queue_names: dict[str, str] = {}
 
+    def queues(self) -> list[str]:
+        return [self.config.queue, *sorted(set(self.config.queue_units) - {self.config.queue})]
+
     def query(self, since: str) -> str:
-        queues = [self.config.queue, *sorted(set(self.config.queue_units) - {self.config.queue})]
-        which = " OR ".join(f"Queue = '{_quoted(q)}'" for q in queues)
-        return f"({which}) AND LastUpdated >= '{since}'"
+        """Tickets of our queues, and every ticket carrying a hub id (one of ours moved to a
+        queue we do not map is still followed: it is in the cursor's `read`)."""
+        which = " OR ".join(f"Queue = '{quoted(q)}'" for q in self.queues())
+        field = quoted(self.config.hub_id_field)
+        return f"({which} OR 'CF.{{{field}}}' IS NOT NULL) AND LastUpdated >= '{since}'"
 
     async def poll(self, cursor: dict[str, Any] | None) -> PollResult:
         now = datetime.now(UTC)
@@ -115,39 +123,61 @@ class ChangeReader:
         page_no = int(cursor.get("page") or 1)
         page, _ = await self.client.search(
             self.query(str(cursor["since"])),
-            fields="LastUpdated",
+            fields="LastUpdated,Queue",
+            expand={"fields[Queue]": "Name"},
             page=page_no,
-            order="LastUpdated",
+            order=("LastUpdated", "id"),
         )
         requests = 1
+        queues = set(self.queues())
         seen: dict[str, str] = dict(cursor.get("seen") or {})
         read: dict[str, int] = {k: int(v) for k, v in (cursor.get("read") or {}).items()}
         listed: list[tuple[str, str]] = []
+        failed: list[str] = []  # versions of tickets that could not be read this time
         events: list[InboundEvent] = []
         for item in page["items"]:
             ticket, version = str(item["id"]), str(item.get("LastUpdated") or "")
-            listed.append((ticket, version))
+            queue = item.get("Queue")
+            name = queue.get("Name") if isinstance(queue, dict) else None
+            if name not in queues and ticket not in read:
+                continue  # another connection's ticket
             if seen.get(ticket) == version:
+                listed.append((ticket, version))
                 continue
-            transactions, calls = await self._new_transactions(ticket, read.get(ticket, 0))
-            requests += calls
-            found, calls = await self._events(ticket, transactions)
-            requests += calls
+            try:
+                transactions, calls = await self._new_transactions(ticket, read.get(ticket, 0))
+                requests += calls
+                found, calls = await self._events(ticket, transactions)
+                requests += calls
+            except AdapterError as error:  # the others go on; this one is read next time
+                log.warning(
+                    "an RT ticket could not be read",
+                    extra={"ticket": ticket, "error": error.message},
+                )
+                requests += 1
+                if version:
+                    failed.append(version)
+                continue
+            listed.append((ticket, version))
             events += found
             if transactions:
                 read[ticket] = transactions[-1].id
         settled_before = now - timedelta(seconds=SETTLE_SECONDS)
         newest = max([parse_rt_time(v) for _, v in listed if v], default=None)
-        since = str(cursor["since"])
-        if newest is not None and rt_time(newest) > since:
-            since = rt_time(newest)
+        # RT stamps a change before it commits it (its scrips run in between), so a change can
+        # appear with an older LastUpdated than one already listed: stay a while behind
+        floor = [rt_time(now - timedelta(seconds=COMMIT_LAG_SECONDS))]
+        candidates = floor + [rt_time(parse_rt_time(v)) for v in failed]
+        if newest is not None:
+            candidates.append(rt_time(newest))
+        since = max(str(cursor["since"]), min(candidates))
         after: dict[str, Any] = {
             "since": since,
             "seen": {t: v for t, v in listed if v and parse_rt_time(v) < settled_before},
             "read": dict(sorted(read.items(), key=lambda kv: kv[1])[-MAX_READ_KEPT:]),
         }
         more = page.get("next_page") is not None
-        if more and since == cursor["since"]:  # a full page of one second: page on in it
+        if more and since == cursor["since"]:  # a full page within the window: page on in it
             after["page"] = page_no + 1
             after["seen"] = {**seen, **after["seen"]}
         return PollResult(events, after, more=more, exchanges=requests)
@@ -173,7 +203,9 @@ class ChangeReader:
         events: list[InboundEvent] = []
         theirs = [t for t in transactions if t.creator.lower() not in self.own]
         if self.config.requirement_tag is not None:
-            for t in theirs:
+            # RT's own status moves count here (a reply opens a new ticket by RT's scrip)
+            ours = self.config.user.lower()
+            for t in (t for t in transactions if t.creator.lower() != ours):
                 if t.type == "Status":
                     state = RequirementState(remote_id=ticket, state=t.new[:64], previous=t.old)
                     events.append(InboundEvent(f"rt-txn-{t.id}", [state]))
@@ -204,13 +236,16 @@ class ChangeReader:
             elif t.type == "Status":
                 status = self.config.from_rt(t.new)
                 if status in SOLVING:
-                    text, more = await self._solution(ticket, t, transactions)
+                    solution, more = await self._solution(ticket, t, transactions)
                     calls += more
-                    commands.append(Solve(remote_id=ticket, status=Status(status), solution=text))
+                    commands.append(
+                        Solve(remote_id=ticket, status=Status(status), solution=solution.text)
+                    )
+                    commands += solution.files
                 elif status is not None:
                     commands.append(SetStatus(remote_id=ticket, status=Status(status)))
             elif t.type == "Set" and t.field == "Queue":
-                name = await self._queue_name(t.new)
+                name = await self.queue_name(t.new)
                 calls += 1
                 unit = self.config.queue_units.get(name)
                 if unit is not None and name != self.config.queue:
@@ -264,20 +299,25 @@ class ChangeReader:
 
     async def _solution(
         self, ticket: str, status: Transaction, read: list[Transaction]
-    ) -> tuple[str, int]:
-        """The text of the last correspondence before the resolution (not the gateway's own)."""
+    ) -> tuple[Message, int]:
+        """The last correspondence before the resolution, with its files, if someone wrote it
+        after the hub's own last one (an older question is no solution)."""
         calls = 0
         candidates = [t for t in read if t.id < status.id]
         if not any(t.type == "Correspond" for t in candidates):
             older, calls = await self._new_transactions(ticket, 0)
             candidates = [t for t in older if t.id < status.id]
         for t in reversed(candidates):
-            if t.type == "Correspond" and t.creator.lower() not in self.own:
-                message = await self._message(t, with_files=False)
-                if message.text.strip():
-                    return message.text.strip()[:MAX_TEXT], calls + 1
+            if t.type != "Correspond":
+                continue
+            if t.creator.lower() in self.own:
+                break  # the hub wrote last: nothing since is a solution
+            message = await self._message(t)
+            calls += 1 + len(message.files)
+            if message.text.strip():
+                return Message(message.text.strip()[:MAX_TEXT], message.files), calls
         word = "resolved" if status.new == "resolved" else f"set to {status.new}"
-        return f"{word} in Request Tracker (no reply was written there)", calls
+        return Message(f"{word} in Request Tracker (no reply was written there)"), calls
 
     async def _message(self, t: Transaction, *, with_files: bool = True) -> Message:
         parts = await self.client.parts(str(t.id))
@@ -315,12 +355,13 @@ class ChangeReader:
             visibility=Visibility.PUBLIC,
         )
 
-    async def _queue_name(self, queue_id: str) -> str:
+    async def queue_name(self, queue_id: str) -> str:
         if queue_id not in self._queue_names:
             body, _ = await self.client.json("GET", f"/queue/{queue_id}")
             self._queue_names[queue_id] = str(body.get("Name") or queue_id)
         return self._queue_names[queue_id]
 
 
-def _quoted(value: str) -> str:
+def quoted(value: str) -> str:
+    """A value inside TicketSQL's single quotes."""
     return value.replace("\\", "\\\\").replace("'", "\\'")

@@ -21,13 +21,32 @@ from adapters.rt.config import RtConfig
 from gateway.adapter.errors import AdapterError, Exchange, PermanentError, error_for_status
 from gateway.adapter.http import call, status_error
 
-# PUT /ticket/:id answers 200 with a list of messages whatever happened; these say it did not.
+# PUT /ticket/:id (and a correspondence's extra fields) answer 200/201 with a list of messages
+# whatever happened; RT's refusals read like these (tests/fixtures/rt), its successes like
+# "Subject changed from 'a' to 'b'" (which may quote anything, "can't" included).
 _REFUSED = re.compile(
-    r"isn't a valid|does not exist|doesn't exist|couldn't|could not|no permission|"
-    r"permission denied|invalid|not allowed|can't",
+    r"isn't a valid|does not exist|doesn't exist|^couldn't|^could not|no permission|"
+    r"permission denied|^invalid|not allowed|^you can't|^that user",
     re.IGNORECASE,
 )
+_SUCCESS = re.compile(r" changed from |^(correspondence|comments) added|added$|deleted$", re.I)
 _HARMLESS = re.compile(r"can't change status from '([^']*)' to '\1'|link already exists", re.I)
+
+
+def refusals(messages: Any) -> list[str]:
+    """RT's refusals among the messages of an answer (its text after `Ticket N: `)."""
+    found = []
+    for message in messages if isinstance(messages, list) else []:
+        if not isinstance(message, str):
+            continue
+        text = re.sub(r"^Ticket \d+: ", "", message)
+        if _SUCCESS.search(text) or _HARMLESS.search(text):
+            continue
+        if _REFUSED.search(text):
+            found.append(message)
+    return found
+
+
 HISTORY_FIELDS = "Type,Field,OldValue,NewValue,Creator,Created,Data"
 
 
@@ -86,20 +105,23 @@ class RtClient:
         messages, exchange = await self.json(
             "PUT", f"/ticket/{ticket_id}", body=fields, headers=headers
         )
-        refused = [
-            m
-            for m in (messages if isinstance(messages, list) else [])
-            if isinstance(m, str) and _REFUSED.search(m) and not _HARMLESS.search(m)
-        ]
+        refused = refusals(messages)
         if refused:
             raise PermanentError(f"RT refused the update: {'; '.join(refused)}", exchange=exchange)
         return exchange
 
     async def search(
-        self, query: str, *, fields: str, page: int = 1, order: str = "id"
+        self,
+        query: str,
+        *,
+        fields: str,
+        page: int = 1,
+        order: tuple[str, ...] = ("id",),
+        expand: dict[str, str] | None = None,
     ) -> tuple[dict[str, Any], Exchange]:
-        params = {"query": query, "fields": fields, "per_page": self.config.page_size}
-        params |= {"page": page, "orderby": order, "order": "ASC"}
+        params: dict[str, Any] = {"query": query, "fields": fields, **(expand or {})}
+        params |= {"per_page": self.config.page_size, "page": page}
+        params |= {"orderby": list(order), "order": ["ASC"] * len(order)}
         body, exchange = await self.json("GET", "/tickets", params=params)
         return _page(body, exchange), exchange
 

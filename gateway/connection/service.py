@@ -90,6 +90,9 @@ def build_connections(
         connection = _build_one(spec, key, registry, base_dir, env, problems)
         if connection is not None:
             built.append(connection)
+            if connection.adapter.requirement_tag is not None and spec.support_unit:
+                message = "a requirements queue serves no unit: ordinary tickets would go there"
+                problems.append(_p(f"{key}.support_unit", message))
     channels = [c.name for c in built if c.adapter.notifies_submitters]
     if len(channels) > 1:
         message = f"only one connection may mail submitters, not {', '.join(channels)}"

@@ -148,9 +148,9 @@ def _delivery(
     if is_requirement_rule(claim.rule):
         link = links.get(LinkRole.REQUIREMENT)
     remote = RemoteRef(link.external_id, link.external_url) if link and link.external_id else None
-    unlinked = changes.get("requirement", {}).get("remote_id")
-    if claim.action == Action.UNLINK.value and isinstance(unlinked, str):
-        remote = RemoteRef(unlinked)  # the link is gone already; the remote ticket is not
+    named = changes.get("requirement", {}).get("remote_id")
+    if remote is None and claim.action in (Action.LINK, Action.UNLINK) and isinstance(named, str):
+        remote = RemoteRef(named)  # the link is gone (unlinked meanwhile); the remote ticket is not
     action = Action(claim.action)
     if action == Action.CREATE and LinkRole.ASSIGNEE in links and remote is not None:
         action = Action.UPDATE  # assigned back to a unit that already has the ticket

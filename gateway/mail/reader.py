@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.attachment.service import AttachmentLimits
@@ -34,6 +35,7 @@ from gateway.mail.service import (
 from gateway.sync.outbox import SyncContext
 
 log = logging.getLogger("gateway.mail")
+DATABASE_TRIES = 3  # a message the database refuses this often is held, not retried forever
 
 
 class MailReader:
@@ -58,6 +60,7 @@ class MailReader:
         self.batch = batch  # messages read in one transaction (one commit, one wake-up)
         self.poll_interval = poll_interval
         self._wakes: list[asyncio.Event] = []
+        self._failures: dict[int, int] = {}  # database errors per message, this process
 
     @property
     def configured(self) -> bool:
@@ -139,11 +142,15 @@ class MailReader:
             except Exception as exc:
                 if disconnected(exc):
                     raise
-                # a bug or a value the database refuses: held for an admin, not read forever
+                tries = self._failures[mail_id] = self._failures.get(mail_id, 0) + 1
+                if isinstance(exc, DBAPIError) and tries < DATABASE_TRIES:
+                    raise  # a deadlock or a lock timeout: waited out, then read again
+                # a bug, or a value the database keeps refusing: held for an admin
                 log.exception("a stored message could not be read", extra={"mail_id": mail_id})
                 await session.rollback()
                 reason = f"could not be read ({type(exc).__name__}); kept for an admin"
                 await settle_unread(session, mail_id, QUARANTINED, reason)
+            self._failures.pop(mail_id, None)
 
 
 async def _idle(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:

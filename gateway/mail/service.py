@@ -156,7 +156,10 @@ async def accept_mail(
     await session.commit()
     if wake:
         sync.wake_mail()
-        await notify(session, MAIL_CHANNEL)
+        try:  # stored is stored: a lost wake-up costs a reader's poll, a 451 a second copy
+            await notify(session, MAIL_CHANNEL)
+        except Exception:  # noqa: BLE001
+            log.warning("could not wake the mail readers", extra={"mail_id": row.id})
     return MailResult(row.id, RECEIVED, None, None)
 
 
@@ -216,7 +219,9 @@ async def read_stored(
         )
     except Duplicate:
         await session.rollback()
-        return await settle_unread(session, mail_id, DUPLICATE, "applied before (same Message-ID)")
+        return await settle_unread(
+            session, mail_id, DUPLICATE, "applied before (same Message-ID)", reader=mailbox.adapter
+        )
     except (GatewayError, ValidationError) as exc:
         await session.rollback()
         message = exc.message if isinstance(exc, GatewayError) else _first_error(exc)
@@ -225,7 +230,9 @@ async def read_stored(
             held.reason = f"release by {release_by} refused: {message}"[:2000]
             await session.commit()
             return MailResult(held.id, QUARANTINED, held.reason, None)
-        return await settle_unread(session, mail_id, QUARANTINED, f"refused: {message}")
+        return await settle_unread(
+            session, mail_id, QUARANTINED, f"refused: {message}", reader=mailbox.adapter
+        )
     await _commit(session, sync, added)
     _count(result, row.connection or mailbox.channel.name)
     return result
@@ -270,10 +277,7 @@ async def apply_stored(
     many outbox rows it wrote (not committed). Raises what a rule refuses, and `Duplicate`."""
     mailbox = Mailbox.of(sync.connections)
     raw = row.raw or b""
-    if len(raw) > PARSE_IN_THREAD_BYTES:  # a big message must not stall the loop's other work
-        mail = await asyncio.to_thread(mailbox.adapter.read_mail, raw)
-    else:
-        mail = mailbox.adapter.read_mail(raw)
+    mail = await _read(mailbox.adapter, raw)
     event_id = (mail.message_id or "sha256:" + hashlib.sha256(raw).hexdigest())[:255]
     changes = Changes()
     limits = limits or AttachmentLimits.from_settings(get_settings())
@@ -296,6 +300,12 @@ async def apply_stored(
     return MailResult(row.id, row.outcome, row.reason, row.ticket_id), added
 
 
+async def _read(reader: MailAdapter, raw: bytes) -> IncomingMail:
+    if len(raw) > PARSE_IN_THREAD_BYTES:  # a big message must not stall the loop's other work
+        return await asyncio.to_thread(reader.read_mail, raw)
+    return reader.read_mail(raw)
+
+
 async def _commit(session: AsyncSession, sync: SyncContext, added: int) -> None:
     """Commit, then wake the workers when outbox rows were written (as sync.outbox.commit)."""
     await session.commit()
@@ -313,10 +323,17 @@ def _count(result: MailResult, connection: str) -> None:
 
 
 async def settle_unread(
-    session: AsyncSession, mail_id: int, outcome: str, reason: str
+    session: AsyncSession,
+    mail_id: int,
+    outcome: str,
+    reason: str,
+    *,
+    reader: MailAdapter | None = None,
 ) -> MailResult:
-    """After a rollback: record why a received message was not applied; a quarantined one keeps
-    its bytes for an admin. Nothing, if another reader settled it meanwhile."""
+    """After a rollback: record why a received message was not applied (with its sender and
+    subject, read again by `reader`: the per-sender cap counts it, the quarantine shows it); a
+    quarantined one keeps its bytes for an admin. Nothing, if another reader settled it
+    meanwhile."""
     claimed = await claim_stored(session, mail_id=mail_id)
     if not claimed:
         await session.rollback()
@@ -325,6 +342,10 @@ async def settle_unread(
             return MailResult(mail_id, outcome, reason, None)
         return MailResult(done.id, done.outcome, done.reason, done.ticket_id)
     row = claimed[0]
+    if reader is not None and row.raw is not None and row.sender is None:
+        mail = await _read(reader, row.raw)
+        row.message_id = mail.message_id[:998] if mail.message_id else None
+        row.sender, row.subject = mail.sender, mail.subject[:SUBJECT_MAX]
     row.outcome, row.reason = outcome, reason[:2000]
     if outcome != QUARANTINED:
         row.raw = None

@@ -94,7 +94,9 @@ async def receive_raw(
     settings: AppSettings,
     _: AdminCaller,
 ) -> MailReceived:
-    """Read one raw message (RFC 5322, as received) exactly as the SMTP listener would."""
+    """Store one raw message (RFC 5322, as received) as the SMTP listener does, and read it at
+    once, answering with what became of it (the listener leaves the reading to the mail
+    readers)."""
     raw = await request.body()
     if not raw.strip():
         raise BadRequest("the body is empty; send the message as received (message/rfc822)")

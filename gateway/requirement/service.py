@@ -12,10 +12,12 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.adapter.models import Action
 from gateway.connection.service import Connection, Connections
 from gateway.database.base import utcnow
 from gateway.errors import Conflict, InvalidInput, NotFound
 from gateway.requirement.models import Requirement
+from gateway.sync.tables import DEAD, OutboxRow
 from gateway.ticket.changes import Changes
 from gateway.ticket.enums import LinkRole, Status
 from gateway.ticket.service import Actor
@@ -64,18 +66,20 @@ async def _link(session: AsyncSession, ticket_id: int, connection: str) -> LinkR
 
 
 async def _pending(session: AsyncSession, ticket_id: int, connection: str) -> bool:
-    """A requirement asked for whose counter-ticket is not made yet (no link so far)."""
-    latest = await session.scalar(
-        select(TicketChangeRow.action)
+    """A counter-ticket being opened (asked for, or by a new Change Request): its create is in
+    the outbox, neither done nor dead (a dead one may be asked for again)."""
+    found = await session.scalar(
+        select(OutboxRow.id)
         .where(
-            TicketChangeRow.ticket_id == ticket_id,
-            TicketChangeRow.action.in_([REQUESTED, LINKED, UNLINKED]),
-            TicketChangeRow.changes["requirement"]["connection"].as_string() == connection,
+            OutboxRow.ticket_id == ticket_id,
+            OutboxRow.connection == connection,
+            OutboxRow.action == Action.CREATE.value,
+            OutboxRow.done_at.is_(None),
+            OutboxRow.state != DEAD,
         )
-        .order_by(TicketChangeRow.id.desc())
         .limit(1)
     )
-    return latest == REQUESTED
+    return found is not None
 
 
 def _record(

@@ -112,12 +112,23 @@ POLL_DELAYS_SECONDS = (0.3, 1.0)
 def poll_soon(app: Any, name: str) -> None:
     """Ask for polls of `name` shortly (whichever instance holds its poller takes them); one
     lost with this process is no loss: the next regular poll reads the same changes."""
+    if name in _scheduled:  # a burst of RT transactions asks once, not once per transaction
+        return
+    _scheduled.add(name)
     loop = asyncio.get_running_loop()
-    for delay in POLL_DELAYS_SECONDS:
-        loop.call_later(delay, lambda: _tasks.add(loop.create_task(_request_poll(app, name))))
+    for index, delay in enumerate(POLL_DELAYS_SECONDS):
+        last = index == len(POLL_DELAYS_SECONDS) - 1
+
+        def start(last: bool = last) -> None:
+            if last:
+                _scheduled.discard(name)
+            _tasks.add(loop.create_task(_request_poll(app, name)))
+
+        loop.call_later(delay, start)
 
 
 _tasks: set[asyncio.Task[None]] = set()
+_scheduled: set[str] = set()  # connections with polls asked for soon, in this process
 
 
 async def _request_poll(app: Any, name: str) -> None:

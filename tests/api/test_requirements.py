@@ -191,11 +191,25 @@ async def test_submitters_never_see_requirements(api: tuple[FastAPI, httpx.Async
         ("POST", f"/api/v1/tickets/{hub_id}/requirements"),
         ("GET", f"/api/v1/tickets/{hub_id}/requirements"),
         ("GET", "/api/v1/requirements"),
+        ("DELETE", f"/api/v1/tickets/{hub_id}/requirements/dmsu-reqs"),
     ):
         answer = await client.request(
             method, path, headers=submitter, json={} if method == "POST" else None
         )
         assert answer.status_code == 403, (method, path, answer.text)
+
+
+def test_a_requirements_queue_serving_a_unit_is_refused_naming_the_key() -> None:
+    from gateway.errors import ConfigError
+
+    cfg = config(
+        {**rt("dmsu-reqs", "requirements", requirement_tag="DMSU"), "support_unit": "DMSU"}
+    )
+    with pytest.raises(ConfigError) as refused:
+        build_connections(
+            cfg, AdapterRegistry.from_entry_points(), environ={"REQ_RT_PASSWORD": "x"}
+        )
+    assert [d["key"] for d in refused.value.details] == ["connections[0].support_unit"]
 
 
 async def test_without_a_requirements_queue_the_answer_says_so(

@@ -166,13 +166,18 @@ async def test_the_ggus_flow_with_an_rt_unit_and_the_requirements_queue(
         # 3. DMSU's comment stays in RT (close-only): polled, and left there.
         journal = len(hub_ticket(hub_id)["journal"])
         with rt.api(as_staff=True) as staff:
-            staff.post(
+            commented = staff.post(
                 f"/ticket/{rt_id}/comment",
                 json={"Content": "dcache-se3 pool p12 is offline", "ContentType": "text/plain"},
-            ).raise_for_status()
+            )
+            commented.raise_for_status()
+        comment_id = int(commented.headers["location"].rsplit("/", 1)[1])
         await api.post("/connections/dmsu-rt/poll")
         await eventually(
-            lambda: str(rt_id) in (_cursor(url, headers, "dmsu-rt").get("read") or {}),
+            lambda: (
+                (_cursor(url, headers, "dmsu-rt").get("read") or {}).get(str(rt_id), 0)
+                >= comment_id
+            ),
             "a poll that read the comment",
         )
         assert len(hub_ticket(hub_id)["journal"]) == journal

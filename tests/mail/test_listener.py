@@ -26,6 +26,7 @@ from gateway.adapter.registry import AdapterRegistry
 from gateway.api.app import create_app, make_mail_reader
 from gateway.config.models import GatewayConfig
 from gateway.connection.service import build_connections
+from gateway.errors import Conflict
 from gateway.mail.service import _Reader
 from gateway.mail.tables import MailMessageRow
 from gateway.settings import Settings
@@ -177,6 +178,27 @@ async def test_a_message_a_reader_cannot_read_is_held_with_the_reason_not_read_f
     assert held.reason is not None and "RuntimeError" in held.reason
     assert held.raw == message(number=200).replace(b"\n", b"\r\n")  # as received, for release
     assert await tickets(app) == 0
+
+
+async def test_one_refused_message_in_a_batch_does_not_hold_the_others(
+    listening_alone: tuple[FastAPI, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch is rolled back and its messages read one by one: the refused one is held, the
+    others are tickets, each once."""
+    app, port = listening_alone
+    decide = _Reader.decide
+
+    async def refuses_one(self: _Reader, release_by: str | None) -> None:
+        if "poison" in self.mail.text:
+            raise Conflict("a rule refuses this one")
+        await decide(self, release_by)
+
+    monkeypatch.setattr(_Reader, "decide", refuses_one)
+    for number, body in enumerate(["first", "poison pill", "third"]):
+        await send(port, message(body=body, number=300 + number))
+    assert await reader_of(app).run_until_idle() == 3
+    assert await tickets(app) == 2
+    assert await outcomes(app) == {"applied": 2, "quarantined": 1}
 
 
 async def test_a_message_over_the_limit_is_refused_with_552_at_smtp_time(

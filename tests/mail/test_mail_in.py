@@ -277,6 +277,25 @@ async def test_an_unknown_unit_in_a_command_is_held_with_the_reason(
     held = await hand_in(api, wrong)
     assert held["outcome"] == "quarantined" and "NOBODY" in held["reason"]
     assert await ticket(api, hub_id) == before
+    [listed] = (await api.get("/api/v1/mail/quarantine")).json()
+    assert (listed["sender"], listed["subject"]) == (DCACHE, f"[GGUS #{hub_id}] x")
+
+
+async def test_refused_messages_count_towards_the_daily_cap(api: httpx.AsyncClient) -> None:
+    """A sender whose every message a rule refuses is held by the cap like any other."""
+    hub_id = (await hand_in(api, problem(message_id="<first@mail.example.org>")))["ticket_id"]
+    await route(api, hub_id, "dCache")
+    outcomes = []
+    for n in range(6):
+        refused = problem(
+            sender=DCACHE,
+            subject=f"[GGUS #{hub_id}] x",
+            body="Assign: NOBODY\n\nplease take it",
+            message_id=f"<refused{n}@dcache.example.org>",
+        )
+        held = await hand_in(api, refused)
+        outcomes.append(held["reason"].split(" ", 1)[0])
+    assert outcomes == ["refused:"] * 5 + [DCACHE]  # the sixth is over the cap of 5
 
 
 @pytest.mark.parametrize(

@@ -255,3 +255,13 @@ def test_a_new_change_request_opens_a_requirement_only_where_configured(auto: bo
         action="created", changes={}, source="api", support_unit="TPM", origin=None
     )
     assert targets(incident, requirement_queues(auto=auto)) == []
+
+
+def test_ordinary_changes_never_go_to_a_requirements_queue() -> None:
+    queues = requirement_queues(auto=True)
+    entry = {"entry": {"id": 1, "visibility": "public"}}
+    assert summary(targets(facts("entry_added", entry), queues)) == [
+        ("dmsu", "entry", "public-entry-to-assignee")
+    ]
+    solved = {"status": {"from": "in progress", "to": "solved"}, "solution": {"to": "done"}}
+    assert {t.connection for t in targets(facts("updated", solved), queues)} == {"dmsu", "ngi"}

@@ -83,8 +83,10 @@ def serve_ticket(
     *,
     ticket: str = "1",
     updated: str = "2026-12-03T17:41:50Z",
+    queue: str = "NGI_CZ",
 ) -> None:
-    listed = page([{"id": ticket, "type": "ticket", "LastUpdated": updated}])
+    item = {"id": ticket, "type": "ticket", "LastUpdated": updated, "Queue": {"Name": queue}}
+    listed = page([item])
     mock.get(f"{REST}/tickets").respond(200, json=listed)
     newest_first = sorted(transactions, key=lambda t: -int(t["id"]))
     mock.get(f"{REST}/ticket/{ticket}/history").respond(200, json=page(newest_first))
@@ -263,10 +265,68 @@ async def test_the_requirements_queue_reports_only_its_state() -> None:
             transaction(61, "Status", field="Status", old="new", new="open"),
         ],
         ticket="3",
+        queue="requirements",
     )
     rt = adapter(queue="requirements", requirement_tag="DMSU")
-    [event] = (await rt.poll(CURSOR)).events
+    [event] = (await rt.poll(CURSOR)).events  # the reply stays in RT
     assert event.commands == [RequirementState(remote_id="3", state="open", previous="new")]
+
+
+@respx.mock
+async def test_a_success_quoting_a_refusal_word_is_no_refusal() -> None:
+    respx.get(f"{REST}/ticket/1").respond(
+        200, json=recorded("ticket.json"), headers={"ETag": '"86"'}
+    )
+    respx.put(f"{REST}/ticket/1").respond(
+        200, json=["Ticket 1: Subject changed from 'old' to 'Jobs can't start: invalid proxy'"]
+    )
+    await adapter().push(delivery("update", subject="Jobs can't start: invalid proxy"))
+
+
+@respx.mock
+async def test_a_refused_status_on_a_solution_is_an_error_not_a_success() -> None:
+    respx.post(f"{REST}/ticket/1/correspond").respond(
+        201,
+        json=["Correspondence added", "You can't change status from 'open' to 'resolved'."],
+    )
+    with pytest.raises(PermanentError, match="can't change status"):
+        await adapter().push(delivery("solve", status="solved", solution="fixed"))
+
+
+@respx.mock
+async def test_another_connections_ticket_is_passed_over_and_a_broken_one_holds_the_cursor() -> (
+    None
+):
+    listed = page(
+        [
+            {"id": "5", "LastUpdated": "2026-12-03T17:41:40Z", "Queue": {"Name": "requirements"}},
+            {"id": "6", "LastUpdated": "2026-12-03T17:41:45Z", "Queue": {"Name": "NGI_CZ"}},
+            {"id": "7", "LastUpdated": "2026-12-03T17:41:50Z", "Queue": {"Name": "NGI_CZ"}},
+        ]
+    )
+    search = respx.get(f"{REST}/tickets").respond(200, json=listed)
+    respx.get(f"{REST}/ticket/6/history").respond(500)
+    respx.get(f"{REST}/ticket/7/history").respond(
+        200, json=page([transaction(90, "Status", field="Status", old="new", new="open")])
+    )
+    result = await adapter().poll(CURSOR)
+    assert [e.event_id for e in result.events] == ["rt-txn-90"]
+    assert "5" not in result.cursor["read"] and "6" not in result.cursor["read"]
+    assert result.cursor["since"] == "2026-12-03 17:41:45"  # not past the ticket it could not read
+    query = search.calls[0].request.url.params["query"]
+    assert "'CF.{Hub ID}' IS NOT NULL" in query and "Queue = 'NGI_CZ'" in query
+    assert search.calls[0].request.url.params.get_list("orderby") == ["LastUpdated", "id"]
+
+
+@respx.mock
+async def test_only_a_ticket_of_the_requirements_queue_can_be_linked() -> None:
+    respx.get(f"{REST}/ticket/1").respond(200, json=recorded("ticket.json"))  # queue 3: NGI_CZ
+    respx.get(f"{REST}/queue/3").respond(200, json=recorded("queue.json"))
+    put = respx.put(f"{REST}/ticket/1")
+    rt = adapter(queue="requirements", requirement_tag="DMSU")
+    with pytest.raises(PermanentError, match="only a ticket of the requirements queue"):
+        await rt.push(replace(make_delivery("update", remote=RemoteRef("1")), action=Action.LINK))
+    assert not put.called
 
 
 @respx.mock
@@ -274,6 +334,9 @@ async def test_linking_an_existing_ticket_writes_id_tag_and_link_and_unlinking_t
     None
 ):
     respx.get(f"{REST}/ticket/3").respond(200, json=recorded("ticket_requirements.json"))
+    respx.get(f"{REST}/queue/5").respond(
+        200, json={**recorded("queue.json"), "Name": "requirements"}
+    )
     put = respx.put(f"{REST}/ticket/3").respond(200, json=recorded("update_custom_field.json"))
     rt = adapter(queue="requirements", requirement_tag="DMSU")
     linked = make_delivery("update", remote=RemoteRef("3"))

@@ -51,9 +51,8 @@ async def polled(
     text: str,
     hub_id: str = "",
 ) -> list[InboundEvent]:
-    listed = _page(
-        [{"id": remote.remote_id, "type": "ticket", "LastUpdated": "2026-12-03T17:41:50Z"}]
-    )
+    item = {"id": remote.remote_id, "type": "ticket", "LastUpdated": "2026-12-03T17:41:50Z"}
+    listed = _page([{**item, "Queue": {"id": "3", "Name": "NGI_CZ"}}])
     mock.get(f"{REST}/tickets").mock(return_value=httpx.Response(200, json=listed))
     history = _page(list(reversed(transactions)))
     mock.get(f"{REST}/ticket/{remote.remote_id}/history").mock(
