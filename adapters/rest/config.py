@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import binascii
 from typing import Any
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from gateway.adapter.base import AdapterConfig
-from gateway.inbound.signatures import SECRET_PREFIX, secret_bytes
+from gateway.inbound.signatures import usable_secrets
 
 # Scheme and host, then an optional path; no spaces, query or fragment (paths come from mappings).
 BASE_URL_PATTERN = r"^https?://[^\s/?#@]+(/[^\s?#]*)?$"
@@ -53,18 +52,7 @@ class RestConfig(AdapterConfig):
     @field_validator("webhook_secrets")
     @classmethod
     def _secrets_are_usable(cls, secrets: list[SecretStr]) -> list[SecretStr]:
-        """A bad secret must fail at start-up, not as a 500 on the first webhook."""
-        for index, secret in enumerate(secrets):
-            value = secret.get_secret_value()
-            if not value.strip():
-                raise ValueError(f"secret [{index}] is empty")
-            if value.startswith(SECRET_PREFIX):
-                try:
-                    decoded = secret_bytes(value)
-                except (binascii.Error, ValueError):
-                    decoded = b""
-                if not decoded:
-                    raise ValueError(f"secret [{index}] starts with whsec_ but is not base64")
+        usable_secrets([secret.get_secret_value() for secret in secrets])
         return secrets
 
     def secret_values(self) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from gateway.adapter.base import AdapterConfig
+from gateway.inbound.signatures import usable_secrets
 from gateway.ticket.enums import Priority, Status
 
 BASE_URL_PATTERN = r"^https?://[^\s/?#@]+(/[^\s?#]*)?$"
@@ -135,6 +136,12 @@ class RtConfig(AdapterConfig):
     )
     timeout_seconds: float = Field(default=20.0, gt=0, le=120)
     page_size: int = Field(default=100, ge=1, le=100, description="RT serves at most 100.")
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _secrets_are_usable(cls, secrets: list[SecretStr]) -> list[SecretStr]:
+        usable_secrets([secret.get_secret_value() for secret in secrets])
+        return secrets
 
     @field_validator("status_to_rt")
     @classmethod

@@ -10,6 +10,7 @@ systems that cannot sign the Standard way. Every comparison is constant-time.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -28,6 +29,21 @@ def secret_bytes(secret: str) -> bytes:
     if secret.startswith(SECRET_PREFIX):
         return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
     return secret.encode()
+
+
+def usable_secrets(secrets: list[str]) -> None:
+    """Raise ValueError naming the first secret that cannot verify anything (a bad secret must
+    fail at start-up, not as a 500 on the first webhook)."""
+    for index, value in enumerate(secrets):
+        if not value.strip():
+            raise ValueError(f"secret [{index}] is empty")
+        if value.startswith(SECRET_PREFIX):
+            try:
+                decoded = secret_bytes(value)
+            except (binascii.Error, ValueError):
+                decoded = b""
+            if not decoded:
+                raise ValueError(f"secret [{index}] starts with whsec_ but is not base64")
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:

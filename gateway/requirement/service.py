@@ -20,8 +20,8 @@ from gateway.requirement.models import Requirement
 from gateway.sync.tables import DEAD, OutboxRow
 from gateway.ticket.changes import Changes
 from gateway.ticket.enums import LinkRole, Status
-from gateway.ticket.service import Actor
-from gateway.ticket.tables import LinkRow, TicketChangeRow, TicketRow
+from gateway.ticket.service import Actor, record_change
+from gateway.ticket.tables import LinkRow, TicketRow
 
 REQUESTED, LINKED, UNLINKED = "requirement_requested", "requirement_linked", "requirement_unlinked"
 
@@ -90,17 +90,8 @@ def _record(
     actor: Actor,
     changes: Changes,
 ) -> None:
-    change = TicketChangeRow(
-        ticket_id=row.id,
-        version=row.version,
-        action=action,
-        actor=actor.name,
-        source=actor.source,
-        changes={"requirement": requirement},
-        at=utcnow(),
-    )
-    session.add(change)
-    changes.add(row, change)
+    diff = {"requirement": requirement}
+    record_change(session, changes, row, action=action, actor=actor, diff=diff, at=utcnow())
 
 
 async def request(

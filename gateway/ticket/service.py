@@ -143,7 +143,7 @@ async def create_ticket(
         session.add(EtaRevisionRow(ticket_id=row.id, eta=data.eta, set_by=actor.name, set_at=now))
     created = data.model_dump(mode="json", exclude_none=True)
     created.update(status=status.value, support_unit=support_unit.name if support_unit else None)
-    _record(session, changes, row, action="created", actor=actor, diff=created, at=now)
+    record_change(session, changes, row, action="created", actor=actor, diff=created, at=now)
     return row
 
 
@@ -306,10 +306,10 @@ def _bump(
 ) -> None:
     row.version += 1
     row.updated_at = at
-    _record(session, changes, row, action=action, actor=actor, diff=diff, at=at)
+    record_change(session, changes, row, action=action, actor=actor, diff=diff, at=at)
 
 
-def _record(
+def record_change(
     session: AsyncSession,
     changes: Changes,
     row: TicketRow,

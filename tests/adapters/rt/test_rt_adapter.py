@@ -359,3 +359,9 @@ def test_settings_refuse_a_missing_credential_and_a_url_without_the_id() -> None
         RtConfig.model_validate(base)
     with pytest.raises(ValueError, match=r"\{id\}"):
         RtConfig.model_validate({**base, "password": "x", "hub_ticket_url": "https://hub/t"})
+
+
+def test_a_webhook_secret_that_cannot_verify_is_refused_at_start() -> None:
+    base = {"url": URL, "user": "gateway", "password": "x", "queue": "NGI_CZ"}
+    with pytest.raises(ValueError, match="whsec_ but is not base64"):
+        RtConfig.model_validate({**base, "webhook_secrets": ["whsec_!!!"]})
