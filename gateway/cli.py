@@ -187,7 +187,13 @@ def run_worker(
 async def _work(settings: Settings, config: GatewayConfig, connections: Connections) -> None:
     import signal
 
-    from gateway.api.app import make_mail_reader, make_poller, make_presence, make_worker
+    from gateway.api.app import (
+        make_mail_reader,
+        make_poller,
+        make_presence,
+        make_scheduler,
+        make_worker,
+    )
     from gateway.sync.outbox import MAIL_CHANNEL, SyncContext
 
     url = settings.resolved_database_url()
@@ -213,8 +219,11 @@ async def _work(settings: Settings, config: GatewayConfig, connections: Connecti
         poller = make_poller(inbound, connections, config, sync, presence=presence)
         reader = make_mail_reader(settings, inbound.write, config, sync)
         worker.also_listen[MAIL_CHANNEL] = reader.wake
+        scheduler = make_scheduler(inbound.write, config, sync, presence=presence)
         freeze_heap()
-        await asyncio.gather(worker.run(stop), poller.run(stop), reader.run(stop))
+        await asyncio.gather(
+            worker.run(stop), poller.run(stop), reader.run(stop), scheduler.run(stop)
+        )
     finally:  # stopped: finish or hand back deliveries, leave the registry
         await presence.leave()
         await connections.aclose()

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formataddr
 from typing import ClassVar
 
 import aiosmtplib
 from aiosmtplib.errors import SMTPRecipientsRefused
 
 from adapters.email import inbound
-from adapters.email.compose import Composer, Outgoing
+from adapters.email.compose import LOOP_HEADER, Composer, Outgoing
 from adapters.email.config import EmailConfig
-from adapters.email.message import header_message_id
+from adapters.email.message import header_message_id, parse_address
 from adapters.email.threading import message_id
 from gateway.adapter.base import Adapter, AdapterConfig
 from gateway.adapter.errors import (
@@ -109,6 +112,20 @@ class EmailAdapter(Adapter[EmailConfig], MailAdapter):
         return await self._mail(delivery)
 
     async def solve(self, delivery: Delivery) -> PushResult:
+        return await self._mail(delivery)
+
+    async def send_message(self, message: EmailMessage) -> None:
+        recipients = [a.email for v in message.get_all("To", []) if (a := parse_address(v))]
+        if "From" not in message:
+            message["From"] = formataddr((self.config.sender_name, self.config.sender))
+        message["Auto-Submitted"] = "auto-generated"
+        message["X-Auto-Response-Suppress"] = "All"
+        message[LOOP_HEADER] = self.config.sender
+        data = message.as_bytes(policy=SMTP_POLICY)
+        subject = str(message.get("Subject", ""))
+        await self._send(Outgoing(data, recipients, str(message["Message-ID"]), subject))
+
+    async def send_notice(self, delivery: Delivery) -> PushResult:
         return await self._mail(delivery)
 
     @property

@@ -35,7 +35,7 @@ from adapters.email.message import header_safe, parse_address
 from adapters.email.tags import tagged_subject
 from adapters.email.threading import message_id
 from gateway.adapter.errors import PermanentError
-from gateway.adapter.models import AttachedFile, Delivery
+from gateway.adapter.models import Action, AttachedFile, Delivery
 
 SHIPPED = Path(__file__).resolve().parent / "templates"
 LOOP_HEADER = "X-Gateway-Loop"
@@ -78,8 +78,11 @@ class Composer:
         self._from = _mailbox("From", header_safe(config.sender_name, 120), config.sender)
 
     def recipients(self, delivery: Delivery) -> list[str]:
-        """Who hears of this delivery: the submitter and cc, or the unit's addresses."""
-        if self.config.audience == "unit":
+        """Who hears of this delivery: the addresses a notice names, the submitter and cc, or
+        the unit's addresses."""
+        if delivery.action == Action.NOTICE:
+            candidates = [str(a) for a in delivery.changes.get("notice", {}).get("to", [])]
+        elif self.config.audience == "unit":
             candidates = list(self.config.unit_addresses)
         else:
             candidates = [delivery.ticket.submitter.email, *delivery.ticket.cc]
@@ -100,6 +103,7 @@ class Composer:
             "ticket": ticket.model_dump(mode="json"),
             "entry": delivery.entry.model_dump(mode="json") if delivery.entry else None,
             "changes": delivery.changes,
+            "notice": delivery.changes.get("notice"),
             "tag": config.tag.replace("{id}", str(ticket.id)),
             "attachment": (
                 {"filename": file.filename, "size": file.size, "content_type": file.content_type}
@@ -139,6 +143,8 @@ class Composer:
         subject = delivery.ticket.subject
         if delivery.action.value == "solve":
             return f"{delivery.ticket.status}: {subject}"
+        if delivery.action == Action.NOTICE:
+            return str(delivery.changes.get("notice", {}).get("subject") or subject)
         return subject
 
 

@@ -44,7 +44,18 @@ JINJA_GLOBALS = {
     "None",
 }
 
-REQUEST = {"ticket", "entry", "remote", "hub_id", "changes", "values", "steps", "key", "now"}
+REQUEST = {
+    "ticket",
+    "entry",
+    "remote",
+    "hub_id",
+    "changes",
+    "relations",
+    "values",
+    "steps",
+    "key",
+    "now",
+}
 ATTACH = REQUEST | {"attachment"}
 ANSWER = REQUEST | {"response", "status"}
 FIND = {"hub_id", "values", "steps", "now"}

@@ -292,7 +292,8 @@ def _hide_file(body: Any, context: dict[str, Any], file: AttachedFile) -> Any:
 
 def delivery_context(delivery: Delivery, values: dict[str, Any]) -> dict[str, Any]:
     """What an outbound template can name: the public ticket as it is now, the entry, the
-    remote ticket, the changes that caused the delivery, the connection's values, and for an
+    remote ticket, the changes that caused the delivery, the ticket's relations with the remote
+    ids of those this connection holds too, the connection's values, and for an
     `attach` delivery the file (`attachment`: filename, content_type, size, base64)."""
     remote = delivery.remote
     file = delivery.attachment
@@ -304,6 +305,14 @@ def delivery_context(delivery: Delivery, values: dict[str, Any]) -> dict[str, An
         else None,
         "hub_id": delivery.ticket.id,
         "changes": delivery.changes,
+        "relations": [
+            {
+                "role": r.role.value,
+                "ticket": r.ticket,
+                "remote_id": ref.remote_id if (ref := delivery.related.get(r.ticket)) else None,
+            }
+            for r in delivery.ticket.relations
+        ],
         "values": values,
         "key": delivery.idempotency_key,
         "now": now_iso(),

@@ -24,9 +24,15 @@ from gateway.adapter.models import (
     RemoteRef,
 )
 from gateway.inbound import signatures
-from gateway.ticket.enums import Status
+from gateway.ticket.enums import RelationRole, Status
 
 STALE_RETRIES = 3
+# what a hub relation is in RT, seen from the ticket holding it
+RT_LINKS = {
+    RelationRole.PARENT.value: "MemberOf",
+    RelationRole.MASTER.value: "RefersTo",
+    RelationRole.DUPLICATE_OF.value: "RefersTo",
+}
 
 
 class RtAdapter(Adapter[RtConfig]):
@@ -87,6 +93,9 @@ class RtAdapter(Adapter[RtConfig]):
         }
         if self.config.hub_ticket_url:
             body["RefersTo"] = self.config.hub_ticket_url.format(id=ticket.id)
+        parent = next((r.ticket for r in ticket.relations if r.role == RelationRole.PARENT), None)
+        if parent in delivery.related and self.config.requirement_tag is None:
+            body["MemberOf"] = delivery.related[parent].remote_id  # a child opened for many units
         if self.config.requestor:
             body["Requestor"] = self.config.requestor
         answer, exchange = await self.client.json("POST", "/ticket", body=body)
@@ -98,11 +107,32 @@ class RtAdapter(Adapter[RtConfig]):
     async def update(self, delivery: Delivery) -> PushResult:
         """Subject and status as at the hub, with `If-Match`; a stale ETag is read again."""
         assert delivery.remote is not None
-        fields = {"Subject": delivery.ticket.subject}
+        fields: dict[str, Any] = {"Subject": delivery.ticket.subject}
         if self.config.requirement_tag is None:
             fields["Status"] = self.config.to_rt(delivery.ticket.status.value)
+            fields.update(self._relation_links(delivery))
         exchange = await self._put(delivery.remote.remote_id, fields)
         return PushResult(delivery.remote, exchange)
+
+    def _relation_links(self, delivery: Delivery) -> dict[str, list[str]]:
+        """A relation added or removed at the hub as RT's own link, from the side that holds it
+        (RT shows the other side by itself): a parent as `MemberOf`, a master or an original as
+        `RefersTo`; to the RT ticket when the other is in this queue too, else to the hub's."""
+        out: dict[str, list[str]] = {}
+        relations = delivery.changes.get("relations", {})
+        for how, prefix in (("added", "Add"), ("removed", "Delete")):
+            for item in relations.get(how, []) if isinstance(relations, dict) else []:
+                link_type = RT_LINKS.get(str(item.get("role")))
+                other = item.get("ticket")
+                target = self._link_target(delivery, other) if isinstance(other, int) else None
+                if link_type is not None and target is not None:
+                    out.setdefault(prefix + link_type, []).append(target)
+        return out
+
+    def _link_target(self, delivery: Delivery, hub_id: int) -> str | None:
+        if hub_id in delivery.related:
+            return delivery.related[hub_id].remote_id
+        return self.config.hub_ticket_url.format(id=hub_id) if self.config.hub_ticket_url else None
 
     async def add_entry(self, delivery: Delivery) -> PushResult:
         assert delivery.remote is not None and delivery.entry is not None

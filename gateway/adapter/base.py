@@ -88,6 +88,8 @@ class Adapter(ABC, Generic[ConfigT]):
         """Dispatch one delivery to the method for its action; check the remote ref it names."""
         if delivery.action == Action.CREATE:
             return _storable(await self.create(delivery))
+        if delivery.action == Action.NOTICE:
+            return _storable(await self.send_notice(delivery))
         if delivery.remote is None:
             raise PermanentError(f"no remote ticket at {self.name} for #{delivery.ticket.id}")
         if delivery.action == Action.ENTRY:
@@ -122,6 +124,10 @@ class Adapter(ABC, Generic[ConfigT]):
         """Add `delivery.attachment` (a public file, with its bytes) to the remote ticket.
         Adapters that carry attachments override this and `carries_attachments`."""
         raise PermanentError("this connection does not carry attachments")
+
+    async def send_notice(self, delivery: Delivery) -> PushResult:
+        """Mail `delivery.changes["notice"]` to the addresses it names (the mail channel)."""
+        raise PermanentError("this connection does not send notices")
 
     async def link_requirement(self, delivery: Delivery) -> PushResult:
         """Mark the existing remote ticket `delivery.remote` as this hub ticket's requirement."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 
 from gateway.adapter.models import Command
 
@@ -82,6 +83,11 @@ class MailAdapter(ABC):
     @abstractmethod
     def read_mail(self, raw: bytes) -> IncomingMail:
         """Read a raw message; never raises (hostile mail becomes `problems`)."""
+
+    @abstractmethod
+    async def send_message(self, message: EmailMessage) -> None:
+        """Send a message the hub composed itself (a digest): our From, loop and
+        Auto-Submitted headers are added; raises the adapter errors a delivery would."""
 
     @abstractmethod
     def unit_commands(self, mail: IncomingMail, author: str) -> list[Command]:

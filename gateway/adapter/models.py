@@ -26,6 +26,7 @@ class Action(StrEnum):
     ATTACH = "attach"
     LINK = "link"  # write the hub id and a link into an existing remote ticket (a requirement)
     UNLINK = "unlink"  # take them out again
+    NOTICE = "notice"  # mail named addresses about the ticket (reminders, escalations)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ class Delivery:
     changes: dict[str, Any] = field(default_factory=dict)
     suppressed: frozenset[str] = frozenset()  # addresses whose mail bounced for good
     attachment: AttachedFile | None = None  # the file of an `attach` delivery
+    # the related tickets (`ticket.relations`) this connection also holds: hub id -> remote ref
+    related: dict[int, RemoteRef] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from gateway.database.engine import (
 )
 from gateway.delivery.views import router as delivery_router
 from gateway.delivery.worker import Worker
+from gateway.digest.views import router as digest_router
 from gateway.inbound.poller import Poller
 from gateway.instance.presence import Presence
 from gateway.instance.views import router as instance_router
@@ -39,7 +40,14 @@ from gateway.mail.listener import start_listener
 from gateway.mail.reader import MailReader
 from gateway.mail.views import raw_mail_body_limit
 from gateway.mail.views import router as mail_router
+from gateway.metrics.views import router as metrics_router
+from gateway.relation.views import router as relation_router
+from gateway.release.views import router as release_router
 from gateway.requirement.views import router as requirement_router
+from gateway.routing.views import router as routing_router
+from gateway.scheduler.registry import process_jobs
+from gateway.scheduler.service import Scheduler
+from gateway.scheduler.views import router as scheduler_router
 from gateway.settings import Settings
 from gateway.support_unit import service as support_units
 from gateway.support_unit.views import router as support_unit_router
@@ -65,6 +73,12 @@ ROUTERS = (
     connection_router,
     mail_router,
     requirement_router,
+    scheduler_router,
+    digest_router,
+    routing_router,
+    release_router,
+    relation_router,
+    metrics_router,
 )
 
 
@@ -121,6 +135,19 @@ def make_poller(
         config=config,
         sync=sync,
         instance_id=presence.id,
+    )
+
+
+def make_scheduler(
+    engine: AsyncEngine, config: GatewayConfig, sync: SyncContext, *, presence: Presence
+) -> Scheduler:
+    """This instance's part of the periodic jobs (each due run happens in one process)."""
+    return Scheduler(
+        sessionmaker=create_sessionmaker(engine),
+        sync=sync,
+        config=config,
+        jobs=process_jobs(config),
+        owner=presence.id,
     )
 
 
@@ -188,7 +215,10 @@ def create_app(
             reader = make_mail_reader(settings, engines.write, config, sync)
             worker.also_listen[MAIL_CHANNEL] = reader.wake
             app.state.mail_reader = reader
+            scheduler = make_scheduler(engines.write, config, sync, presence=presence)
+            app.state.scheduler = scheduler
             tasks = [
+                asyncio.create_task(scheduler.run(stop)),
                 asyncio.create_task(worker.run(stop)),
                 asyncio.create_task(poller.run(stop)),
                 asyncio.create_task(reader.run(stop)),

@@ -10,8 +10,9 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+from pydantic import ValidationError as PydanticValidationError
 
-from gateway.config.models import GatewayConfig
+from gateway.config.models import CheatSheet, GatewayConfig
 from gateway.errors import ConfigError
 
 
@@ -29,7 +30,59 @@ def load_config(path: Path) -> GatewayConfig:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML or JSON: {exc}") from None
-    return parse_config(raw if raw is not None else {}, source=str(path))
+    config = parse_config(raw if raw is not None else {}, source=str(path))
+    if config.routing.cheat_sheet is None:
+        return config
+    sheet = load_cheat_sheet(path.parent / config.routing.cheat_sheet)
+    routing = config.routing.model_copy(update={"rules": [*sheet.rules, *config.routing.rules]})
+    config = config.model_copy(update={"routing": routing})
+    problems = routing_problems(config, key=f"routing.cheat_sheet ({config.routing.cheat_sheet})")
+    if problems:
+        raise ConfigError(f"{path} has {len(problems)} problem(s)", details=problems)
+    return config
+
+
+def load_cheat_sheet(path: Path) -> CheatSheet:
+    """The TPM cheat sheet file: `rules:`, each a RoutingRule."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read the cheat sheet {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"the cheat sheet {path} is not valid YAML: {exc}") from None
+    try:
+        return CheatSheet.model_validate(raw or {})
+    except PydanticValidationError as exc:
+        details = [
+            {"key": f"{path.name}:" + key_path(e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        raise ConfigError(
+            f"the cheat sheet {path} has {len(details)} problem(s)", details=details
+        ) from None
+
+
+def routing_problems(config: GatewayConfig, *, key: str = "routing.rules") -> list[dict[str, str]]:
+    """Cheat-sheet rules and sites must name configured units (when units are configured)."""
+    units = {unit.name for unit in config.support_units}
+    if not units:
+        return []
+    problems = [
+        {
+            "key": f"{key}[{index}].support_unit",
+            "message": f"'{rule.support_unit}' is not a configured support unit",
+        }
+        for index, rule in enumerate(config.routing.rules)
+        if rule.support_unit not in units
+    ]
+    problems += [
+        {
+            "key": f"routing.sites.{name}.support_unit",
+            "message": f"'{site.support_unit}' is not a configured support unit",
+        }
+        for name, site in config.routing.sites.items()
+        if site.support_unit not in units
+    ]
+    return problems
 
 
 def parse_config(raw: Any, *, source: str = "config") -> GatewayConfig:
@@ -39,7 +92,15 @@ def parse_config(raw: Any, *, source: str = "config") -> GatewayConfig:
     problems = schema_problems(raw, config_schema()) or semantic_problems(raw)
     if problems:
         raise ConfigError(f"{source} has {len(problems)} problem(s)", details=problems)
-    return GatewayConfig.model_validate(raw)
+    try:
+        config = GatewayConfig.model_validate(raw)
+    except PydanticValidationError as exc:  # what a schema cannot say (a rule matching nothing)
+        details = [{"key": key_path(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        raise ConfigError(f"{source} has {len(details)} problem(s)", details=details) from None
+    problems = routing_problems(config)
+    if problems:
+        raise ConfigError(f"{source} has {len(problems)} problem(s)", details=problems)
+    return config
 
 
 def schema_problems(data: Any, schema: dict[str, Any]) -> list[dict[str, str]]:

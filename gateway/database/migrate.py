@@ -14,6 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 PG_MIGRATION_LOCK = 7_346_001  # advisory lock id: several processes may start at once
+# indexes only PostgreSQL has (trigram search, migration 0013): no table describes them
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_tickets_subject_trgm", "ix_tickets_description_trgm"})
+
+
+def include_object(
+    obj: object, name: str | None, kind: str, reflected: bool, compare_to: object
+) -> bool:
+    """Leave the PostgreSQL-only indexes out when comparing the schema with the tables."""
+    return not (kind == "index" and reflected and name in POSTGRESQL_ONLY_INDEXES)
 
 
 def alembic_config() -> Config:

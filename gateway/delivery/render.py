@@ -17,7 +17,7 @@ from gateway.sync.policy import is_requirement_rule
 from gateway.ticket import service as tickets
 from gateway.ticket.enums import LinkRole, Visibility
 from gateway.ticket.models import JournalEntry, Ticket
-from gateway.ticket.tables import TicketChangeRow, TicketRow
+from gateway.ticket.tables import LinkRow, TicketChangeRow, TicketRow
 
 
 async def render_deliveries(
@@ -60,6 +60,7 @@ async def render_deliveries(
             if c.action == Action.ATTACH.value
         ],
     )
+    related = await _related_remotes(session, claimed, rendered)
     out: dict[int, Delivery | AdapterError] = {}
     for claim in claimed:
         ticket = rendered.get(claim.ticket_id)
@@ -73,9 +74,45 @@ async def render_deliveries(
                 change,
                 suppressed if claim.connection in mailed else frozenset(),
                 _file(claim, change, files) if claim.action == Action.ATTACH.value else None,
+                related.get((claim.ticket_id, claim.connection), {}),
             )
         except AdapterError as error:
             out[claim.outbox_id] = error
+    return out
+
+
+async def _related_remotes(
+    session: AsyncSession, claimed: Sequence[Claim], rendered: dict[int, Ticket]
+) -> dict[tuple[int, str], dict[int, RemoteRef]]:
+    """For each claim, the related tickets its connection also holds (one query per batch), so
+    a relation travels as the remote system's own link where it has one."""
+    wanted = {
+        (c.ticket_id, c.connection, r.ticket)
+        for c in claimed
+        if (t := rendered.get(c.ticket_id)) is not None
+        for r in t.relations
+    }
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(LinkRow.ticket_id, LinkRow.connection, LinkRow.external_id, LinkRow.external_url)
+        .where(
+            LinkRow.ticket_id.in_({w[2] for w in wanted}),
+            LinkRow.connection.in_({w[1] for w in wanted}),
+            LinkRow.role.in_([LinkRole.ASSIGNEE.value, LinkRole.ORIGIN.value]),
+            LinkRow.external_id.is_not(None),
+        )
+        .order_by(LinkRow.role)  # assignee before origin
+    )
+    held: dict[tuple[int, str], RemoteRef] = {}
+    for ticket_id, connection, external_id, external_url in rows:
+        if external_id is not None:
+            held.setdefault((ticket_id, connection), RemoteRef(external_id, external_url))
+    out: dict[tuple[int, str], dict[int, RemoteRef]] = {}
+    for ticket_id, connection, other in wanted:
+        ref = held.get((other, connection))
+        if ref is not None:
+            out.setdefault((ticket_id, connection), {})[other] = ref
     return out
 
 
@@ -141,6 +178,7 @@ def _delivery(
     changes: dict[str, Any],
     suppressed: frozenset[str],
     attachment: AttachedFile | None = None,
+    related: dict[int, RemoteRef] | None = None,
 ) -> Delivery:
     """The public view of the ticket as it is now, with its remote ref at this connection."""
     links = {link.role: link for link in ticket.links if link.connection == claim.connection}
@@ -164,6 +202,7 @@ def _delivery(
         changes=changes,
         suppressed=suppressed,
         attachment=attachment,
+        related=related or {},
     )
 
 

@@ -13,6 +13,7 @@ from gateway.connection import state as connection_state
 from gateway.delivery import metrics, service
 from gateway.delivery.models import DeliveryStatus, DiscardRequest
 from gateway.errors import Forbidden
+from gateway.metrics import gauges as unit_gauges
 from gateway.sync.outbox import notify_workers
 from gateway.ticket import service as tickets
 
@@ -88,6 +89,7 @@ async def discard_dead_letter(
 async def prometheus_metrics(session: Session, sync: Sync) -> Response:
     depth, oldest = await service.queue_figures(session)
     paused = await connection_state.paused(session)
+    await unit_gauges.refresh(session)
     await session.rollback()
     for name in {*paused, *(c.name for c in sync.connections)}:
         metrics.CONNECTION_PAUSED.labels(name).set(1 if name in paused else 0)

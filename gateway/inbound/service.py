@@ -351,6 +351,7 @@ async def _create(
         changes=changes,
         origin_unit_id=origin_unit.id if origin_unit else None,
     )
+    routing.announce_created(session, row=row, data=data, routing=config.routing, changes=changes)
     session.add(
         LinkRow(
             ticket_id=row.id,

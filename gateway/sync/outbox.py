@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from gateway.connection.service import Connections
 from gateway.support_unit import directory
 from gateway.sync.policy import ChangeFacts, targets
 from gateway.sync.tables import OutboxRow
 from gateway.ticket.changes import Changes
-from gateway.ticket.enums import LinkRole
-from gateway.ticket.tables import LinkRow, TicketChangeRow, TicketRow
+from gateway.ticket.enums import LinkRole, RelationKind
+from gateway.ticket.tables import LinkRow, RelationRow, TicketChangeRow, TicketRow
 
 NOTIFY_CHANNEL = "gateway_outbox"
 MAIL_CHANNEL = "gateway_mail"  # a message was stored for the mail readers
@@ -86,7 +87,23 @@ async def _facts(session: AsyncSession, ticket: TicketRow, change: TicketChangeR
         support_unit=units.get(ticket.support_unit_id or 0),
         origin=origin,
         category=ticket.category,
+        told_through_parent=await _told_through_parent(session, ticket),
     )
+
+
+async def _told_through_parent(session: AsyncSession, ticket: TicketRow) -> bool:
+    """A child ticket whose submitter is its parent's: the parent speaks to them."""
+    parent = aliased(TicketRow)
+    found = await session.scalar(
+        select(parent.id)
+        .join(RelationRow, RelationRow.related_id == parent.id)
+        .where(
+            RelationRow.ticket_id == ticket.id,
+            RelationRow.kind == RelationKind.CHILD_OF.value,
+            func.lower(parent.submitter_email) == ticket.submitter_email.lower(),
+        )
+    )
+    return found is not None
 
 
 async def commit(session: AsyncSession, sync: SyncContext, changes: Changes) -> None:

@@ -27,8 +27,11 @@ PUBLIC_FIELDS = frozenset(
         "eta",
         "involved",
         "support_unit",
+        "relations",
     }
 )
+
+NOTICE = "notice"  # a process notice: mailed to the addresses it names, nowhere else
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class ChangeFacts:
     support_unit: str | None  # the responsible unit after the change
     origin: str | None  # the connection the ticket came from, if any
     category: str | None = None  # the ticket's category (Change Requests may open requirements)
+    told_through_parent: bool = False  # a child opened for the parent's submitter (see relations)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,10 @@ class Target:
 def targets(facts: ChangeFacts, connections: Connections) -> list[Target]:
     """Outbox rows for one change; never one back to the connection the change came from
     (but a submitter who mailed a problem is still sent the acknowledgement with the hub id)."""
+    if facts.action == NOTICE:
+        channel = connections.submitter_channel()
+        kind = str(facts.changes.get(NOTICE, {}).get("kind", ""))
+        return [Target(channel.name, Action.NOTICE, f"notice-{kind}"[:64])] if channel else []
     found = (
         _attachment_targets(facts, connections)
         + _assignee_targets(facts, connections)
@@ -170,6 +178,10 @@ def _submitter_targets(facts: ChangeFacts, connections: Connections) -> list[Tar
     (questions included), status changes, and the solution. Never internal entries."""
     channel = connections.submitter_channel()
     if channel is None or facts.action == ATTACHMENT_ADDED:
+        return []
+    if facts.told_through_parent:  # the parent acknowledges and solves; a child's questions pass
+        if facts.action != "created" and _public_entry(facts):
+            return [Target(channel.name, Action.ENTRY, "public-entry-to-submitter")]
         return []
     if facts.action == "created":
         return [Target(channel.name, Action.CREATE, ACKNOWLEDGED)]

@@ -68,6 +68,17 @@ def check_patch(caller: Caller, patch: TicketPatch) -> None:
         raise Forbidden(f"a submitter key may not set status '{patch.status}'")
 
 
+def check_eta(caller: Caller, row: TicketRow, holder: str | None) -> None:
+    """The ETA is the promise of the unit that holds the ticket: only that unit's staff (and
+    admins) set or revise it."""
+    if caller.is_admin or caller.role != Role.UNIT or row.support_unit_id == caller.unit_id:
+        return
+    raise Forbidden(
+        f"{caller.unit_name}: the ETA of #{row.id} is set by the unit that holds the ticket "
+        f"({holder or 'none'})"
+    )
+
+
 def check_entry(caller: Caller, entry: JournalEntryCreate) -> None:
     """Submitters write public entries; the author is the caller unless an admin names one."""
     if entry.visibility == Visibility.INTERNAL and not caller.sees_internal:

@@ -64,3 +64,31 @@ class LinkRole(StrEnum):
     ORIGIN = "origin"
     ASSIGNEE = "assignee"
     REQUIREMENT = "requirement"
+
+
+class RelationKind(StrEnum):
+    """A relation as stored, from the ticket that holds it to the one it names (at most one of
+    each kind per ticket)."""
+
+    CHILD_OF = "child_of"  # solved children solve their parent
+    SLAVE_OF = "slave_of"  # solving the master solves its slaves
+    DUPLICATE_OF = "duplicate_of"  # solving the original solves its duplicates (as Redmine does)
+
+
+class RelationRole(StrEnum):
+    """A relation as one of its two tickets sees it."""
+
+    PARENT = "parent"
+    CHILD = "child"
+    MASTER = "master"
+    SLAVE = "slave"
+    DUPLICATE_OF = "duplicate_of"
+    DUPLICATED_BY = "duplicated_by"
+
+
+# (seen from the holder, seen from the ticket it names)
+RELATION_ROLES: dict[RelationKind, tuple[RelationRole, RelationRole]] = {
+    RelationKind.CHILD_OF: (RelationRole.PARENT, RelationRole.CHILD),
+    RelationKind.SLAVE_OF: (RelationRole.MASTER, RelationRole.SLAVE),
+    RelationKind.DUPLICATE_OF: (RelationRole.DUPLICATE_OF, RelationRole.DUPLICATED_BY),
+}

@@ -7,8 +7,17 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from gateway.inputs import InputModel, IsoDate, Omittable
-from gateway.ticket.enums import Category, LinkRole, Priority, Status, TicketType, Visibility
+from gateway.inputs import MAX_DB_INT, InputModel, IsoDate, Omittable
+from gateway.ticket.enums import (
+    Category,
+    LinkRole,
+    Priority,
+    RelationKind,
+    RelationRole,
+    Status,
+    TicketType,
+    Visibility,
+)
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 Email = Annotated[str, StringConstraints(max_length=254, pattern=EMAIL_PATTERN)]
@@ -111,6 +120,32 @@ class EtaRevision(BaseModel):
     set_at: datetime
 
 
+class Relation(BaseModel):
+    """Another ticket this one is related to, and what it is to this one."""
+
+    role: RelationRole = Field(description="What the other ticket is to this one")
+    ticket: int = Field(description="The other ticket's hub id")
+
+
+class RelationCreate(InputModel):
+    """Make this ticket a child, slave or duplicate of another (staff only)."""
+
+    kind: RelationKind
+    ticket: int = Field(ge=1, le=MAX_DB_INT, description="The parent, master or original")
+
+
+class ChildrenCreate(InputModel):
+    """One report to many sites: a child ticket for each unit, solved into the parent."""
+
+    support_units: list[UnitName] = Field(min_length=1, max_length=200)
+    description: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_TEXT,
+        description="The children's description; the parent's when left out.",
+    )
+
+
 class Ticket(BaseModel):
     """The canonical ticket as the API shows it to one caller."""
 
@@ -134,6 +169,7 @@ class Ticket(BaseModel):
     solution: str | None
     journal: list[JournalEntry]
     links: list[Link]
+    relations: list[Relation] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
     version: int

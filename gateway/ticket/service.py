@@ -22,18 +22,22 @@ from gateway.auth.models import Caller
 from gateway.database.base import utcnow
 from gateway.errors import BadRequest, InvalidInput, NotFound
 from gateway.inputs import MAX_DB_INT, load_json
+from gateway.metrics import track
+from gateway.relation import queries as relation_queries
 from gateway.support_unit import directory
 from gateway.support_unit.directory import Unit
 from gateway.support_unit.tables import SupportUnitRow
 from gateway.ticket import access
 from gateway.ticket.changes import Changes
-from gateway.ticket.enums import SOLVING_STATES, Status, Visibility
+from gateway.ticket.enums import SOLVING_STATES, RelationKind, Status, Visibility
 from gateway.ticket.models import (
+    MAX_TEXT,
     EtaRevision,
     HistoryEntry,
     JournalEntry,
     JournalEntryCreate,
     Link,
+    Relation,
     Submitter,
     Ticket,
     TicketCreate,
@@ -50,6 +54,9 @@ from gateway.ticket.tables import (
 from gateway.ticket.transitions import check_transition
 
 SIMPLE_FIELDS = ("subject", "description", "priority", "component", "affected_site", "vo", "cc")
+RELATED = "relations"  # the source of the changes a relation makes (a solution passed on)
+DONE_STATES = SOLVING_STATES | {Status.VERIFIED, Status.CLOSED}
+AWAITING_ANSWER = frozenset({Status.NEW, Status.ASSIGNED, Status.REOPENED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,7 @@ class Actor:
     source: str
     is_submitter: bool = False
     may_reopen_closed: bool = False
+    unit_id: int | None = None  # the unit whose staff acts (an API key's), if known
 
     @classmethod
     def from_caller(cls, caller: Caller) -> Actor:
@@ -68,6 +76,13 @@ class Actor:
             source="api",
             is_submitter=not caller.sees_internal,
             may_reopen_closed=caller.is_admin or not caller.sees_internal,
+            unit_id=caller.unit_id,
+        )
+
+    def answers_for(self, holder: int | None) -> bool:
+        """Whether this actor's public entry or status change is the holding unit's answer."""
+        return track.answers(
+            is_submitter=self.is_submitter, source=self.source, unit_id=self.unit_id, holder=holder
         )
 
 
@@ -141,6 +156,10 @@ async def create_ticket(
     )
     if data.eta is not None:
         session.add(EtaRevisionRow(ticket_id=row.id, eta=data.eta, set_by=actor.name, set_at=now))
+    if support_unit is not None:
+        await track.assigned(
+            session, ticket_id=row.id, unit_id=support_unit.id, passed_by=origin_unit_id, at=now
+        )
     created = data.model_dump(mode="json", exclude_none=True)
     created.update(status=status.value, support_unit=support_unit.name if support_unit else None)
     record_change(session, changes, row, action="created", actor=actor, diff=created, at=now)
@@ -168,16 +187,25 @@ async def update_ticket(
     actor: Actor,
     changes: Changes,
     new_unit: Unit | None = None,
+    because: dict[str, Any] | None = None,
 ) -> TicketRow:
-    """Apply a patch under the domain rules; a patch that changes nothing leaves the version."""
+    """Apply a patch under the domain rules; a patch that changes nothing leaves the version.
+
+    A solution passes on along the ticket's relations, whoever gave it (API, a unit's system,
+    mail, a release, a deadline): see `_pass_solution_on`. `because` goes into the history.
+    """
     diff: dict[str, Any] = {}
     now = utcnow()
+    was = Status(row.status)
     for field in SIMPLE_FIELDS:
         if field in patch.model_fields_set:
             _set(row, field, _plain(getattr(patch, field)), diff)
     if new_unit is not None and new_unit.id != row.support_unit_id:
         old_names = await directory.names_by_id(session, ids=[row.support_unit_id or 0])
         diff["support_unit"] = _change(old_names.get(row.support_unit_id or 0), new_unit.name)
+        await track.assigned(
+            session, ticket_id=row.id, unit_id=new_unit.id, passed_by=row.support_unit_id, at=now
+        )
         row.support_unit_id = new_unit.id
         if row.status == Status.NEW and patch.status is None:
             _set(row, "status", Status.ASSIGNED.value, diff)
@@ -188,9 +216,83 @@ async def update_ticket(
         row.eta = patch.eta
         session.add(EtaRevisionRow(ticket_id=row.id, eta=patch.eta, set_by=actor.name, set_at=now))
     _apply_status_and_solution(row, patch, actor, diff)
+    if "status" in diff:
+        await _track_status(session, row, actor, now)
     if diff:
-        _bump(session, changes, row, action="updated", actor=actor, diff=diff, at=now)
+        bump(
+            session,
+            changes,
+            row,
+            action="updated",
+            actor=actor,
+            diff=diff | (because or {}),
+            at=now,
+        )
+    if "status" in diff and Status(row.status) in SOLVING_STATES and was not in SOLVING_STATES:
+        await _pass_solution_on(session, row=row, actor=actor, changes=changes)
     return row
+
+
+async def _track_status(session: AsyncSession, row: TicketRow, actor: Actor, now: datetime) -> None:
+    status = Status(row.status)
+    if status not in AWAITING_ANSWER and actor.answers_for(row.support_unit_id):
+        await track.answered(session, ticket_id=row.id, at=now)
+    if status in SOLVING_STATES:
+        await track.solved(session, ticket_id=row.id, at=now)
+
+
+async def _pass_solution_on(
+    session: AsyncSession, *, row: TicketRow, actor: Actor, changes: Changes
+) -> None:
+    """A solved master solves its open slaves and duplicates with the same solution (their
+    submitters are mailed it like any solution); the last child solved solves its parent with
+    the children's solutions. Only open tickets are solved, so this ends."""
+    relay = Actor(name=actor.name, source=RELATED)
+    same = TicketPatch.model_validate({"status": row.status, "solution": row.solution})
+    for follower in await relation_queries.open_followers(session, row.id):
+        await update_ticket(
+            session,
+            row=follower,
+            patch=same,
+            actor=relay,
+            changes=changes,
+            because={"solved_with": row.id},
+        )
+    parent_id = (await relation_queries.held(session, row.id)).get(RelationKind.CHILD_OF)
+    if parent_id is None:
+        return
+    parent = await session.scalar(
+        select(TicketRow).where(TicketRow.id == parent_id).with_for_update()
+    )
+    if parent is None or not Status(parent.status).is_open:
+        return
+    children = await relation_queries.children(session, parent_id)
+    if not all(Status(child.status) in DONE_STATES for child in children):
+        return
+    await update_ticket(
+        session,
+        row=parent,
+        patch=await _parent_solution(session, children),
+        actor=relay,
+        changes=changes,
+        because={"children_solved": [child.id for child in children]},
+    )
+
+
+async def _parent_solution(session: AsyncSession, children: list[TicketRow]) -> TicketPatch:
+    """`unsolved` only if every child is; the solution lists each child's, unit by unit."""
+    names = await directory.names_by_id(session, ids={c.support_unit_id or 0 for c in children})
+    parts = [f"All {len(children)} child tickets are solved."]
+    for child in children:
+        unit = names.get(child.support_unit_id or 0, "no unit")
+        parts.append(f"#{child.id} ({unit}, {child.status}):\n{child.solution or '(no text)'}")
+    unsolved = all(child.status == Status.UNSOLVED.value for child in children)
+    text = "\n\n".join(parts)
+    if len(text) > MAX_TEXT:
+        text = text[: MAX_TEXT - 1] + "…"
+    return TicketPatch.model_validate(
+        {"status": Status.UNSOLVED if unsolved else Status.SOLVED, "solution": text}
+    )
 
 
 def _apply_status_and_solution(
@@ -246,13 +348,15 @@ async def add_entry(
     session.add(journal)
     await session.flush()
     diff: dict[str, Any] = {"entry": {"id": journal.id, "visibility": journal.visibility}}
+    if entry.visibility == Visibility.PUBLIC and actor.answers_for(row.support_unit_id):
+        await track.answered(session, ticket_id=row.id, at=now)
     if (
         actor.is_submitter
         and entry.visibility == Visibility.PUBLIC
         and row.status == Status.WAITING_FOR_REPLY
     ):
         _set(row, "status", Status.IN_PROGRESS.value, diff)
-    _bump(session, changes, row, action="entry_added", actor=actor, diff=diff, at=now)
+    bump(session, changes, row, action="entry_added", actor=actor, diff=diff, at=now)
     return journal
 
 
@@ -294,7 +398,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _bump(
+def bump(
     session: AsyncSession,
     changes: Changes,
     row: TicketRow,
@@ -411,7 +515,10 @@ async def history(session: AsyncSession, *, row: TicketRow, caller: Caller) -> l
     if caller.sees_internal:
         return entries
     return [
-        e for e in entries if e.changes.get("entry", {}).get("visibility") != Visibility.INTERNAL
+        e
+        for e in entries
+        if e.changes.get("entry", {}).get("visibility") != Visibility.INTERNAL
+        and e.changes.get("notice", {}).get("visibility") != Visibility.INTERNAL
     ]
 
 
@@ -441,6 +548,7 @@ async def render(
     journal = await _related(session, JournalEntryRow, ids, internal)
     links = await _related(session, LinkRow, ids, internal)
     etas = await _related(session, EtaRevisionRow, ids, internal)
+    relations = await relation_queries.relations_of(session, ids)
     return [
         _ticket(
             row,
@@ -450,6 +558,7 @@ async def render(
             eta_history=[EtaRevision.model_validate(r) for r in etas[row.id]],
             journal=[JournalEntry.model_validate(r) for r in journal[row.id]],
             links=[Link.model_validate(r) for r in links[row.id]],
+            relations=relations.get(row.id, []),
         )
         for row in rows
     ]
@@ -462,6 +571,7 @@ def render_created(
     actor: Actor,
     support_unit: str | None,
     origin_unit: str | None,
+    relations: list[Relation] | None = None,
 ) -> Ticket:
     """A ticket just created in this session, rendered without reading back what we wrote.
 
@@ -478,6 +588,7 @@ def render_created(
         eta_history=eta_history,
         journal=[],
         links=[],
+        relations=relations or [],
     )
 
 
@@ -490,6 +601,7 @@ def _ticket(
     eta_history: list[EtaRevision],
     journal: list[JournalEntry],
     links: list[Link],
+    relations: list[Relation],
 ) -> Ticket:
     return Ticket(
         id=row.id,
@@ -514,6 +626,7 @@ def _ticket(
         solution=row.solution,
         journal=journal,
         links=links,
+        relations=relations,
         created_at=row.created_at,
         updated_at=row.updated_at,
         version=row.version,

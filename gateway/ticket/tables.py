@@ -89,6 +89,23 @@ class LinkRow(Base):
     state: Mapped[str | None] = mapped_column(String(64))
 
 
+class RelationRow(Base):
+    """`ticket_id` is `kind` of `related_id` (a child of its parent, a slave of its master, a
+    duplicate of the original); a ticket holds at most one relation of each kind."""
+
+    __tablename__ = "ticket_relations"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    related_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class TicketChangeRow(Base):
     """One row per change: who, when, from which source, and each field's old and new value."""
 

@@ -27,6 +27,7 @@ from gateway.idempotency import service as idempotency
 from gateway.inputs import IsoDateTime
 from gateway.routing import service as routing
 from gateway.routing.service import Assigner
+from gateway.support_unit import directory
 from gateway.sync.outbox import SyncContext, commit
 from gateway.ticket import access, service
 from gateway.ticket.changes import Changes
@@ -164,6 +165,7 @@ async def _create(
         changes=changes,
         origin_unit_id=caller.unit_id,
     )
+    routing.announce_created(session, row=row, data=data, routing=config.routing, changes=changes)
     ticket = service.render_created(
         row,
         data=data,
@@ -261,6 +263,9 @@ async def patch_ticket(
         raise PreconditionFailed(
             f"ticket #{ticket_id} is at version {row.version}, not {expected}; reload and retry"
         )
+    if "eta" in patch.model_fields_set:
+        holder = await directory.names_by_id(session, ids=[row.support_unit_id or 0])
+        access.check_eta(caller, row, holder.get(row.support_unit_id or 0))
     new_unit = None
     if patch.support_unit is not None:
         new_unit = await routing.unit_for_reassignment(

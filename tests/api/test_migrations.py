@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from gateway.database.engine import create_engine
+from gateway.database.migrate import include_object
 from gateway.database.registry import metadata
 
 
@@ -14,7 +15,10 @@ async def test_migrated_schema_matches_the_tables(database_url: str) -> None:
     try:
         async with engine.connect() as connection:
             differences = await connection.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"include_object": include_object}),
+                    metadata,
+                )
             )
     finally:
         await engine.dispose()

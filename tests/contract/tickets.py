@@ -35,6 +35,7 @@ def make_ticket(**overrides: Any) -> Ticket:
         "solution": None,
         "journal": [],
         "links": [],
+        "relations": [],
         "created_at": NOW,
         "updated_at": NOW,
         "version": 1,

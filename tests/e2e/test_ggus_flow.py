@@ -226,3 +226,55 @@ def _polled_since(hub: Hub, issue_id: str) -> bool:
     status = hub.client.get("/connections/dmsu-redmine").json()
     seen = (status["polling"]["cursor"] or {}).get("seen") or {}
     return issue_id in seen and status["polling"]["poll_requested_at"] is None
+
+
+def test_relations_travel_to_redmine_as_its_parent_and_relations(flow) -> None:
+    hub, _desk, _desk_server, redmine, _project = flow
+
+    def for_dmsu(subject: str) -> tuple[int, str]:
+        created = hub.client.post(
+            "/tickets",
+            json={
+                "subject": subject,
+                "description": "dCache pools at three sites refuse writes",
+                "submitter": {"name": "Ann Example", "email": "ann@example.org"},
+                "support_unit": "DMSU",
+            },
+        )
+        created.raise_for_status()
+        hub_id = created.json()["id"]
+        link = eventually(
+            lambda: [x for x in hub.ticket(hub_id)["links"] if x["connection"] == "dmsu-redmine"],
+            what=f"the Redmine issue of #{hub_id}",
+        )[0]
+        return hub_id, link["external_id"]
+
+    def issue(issue_id: str) -> dict[str, Any]:
+        with redmine.api() as api:
+            found: dict[str, Any] = api.get(
+                f"/issues/{issue_id}.json", params={"include": "relations"}
+            ).json()["issue"]
+            return found
+
+    parent, parent_issue = for_dmsu("Writes refused at three sites")
+    child, child_issue = for_dmsu("Writes refused at prague_cesnet_lcg2")
+    duplicate, duplicate_issue = for_dmsu("Writes refused (reported again)")
+    relate = hub.client.post(
+        f"/tickets/{child}/relations", json={"kind": "child_of", "ticket": parent}
+    )
+    assert relate.status_code == 201, relate.text
+    eventually(
+        lambda: issue(child_issue).get("parent", {}).get("id") == int(parent_issue),
+        what="the child's issue under the parent's",
+    )
+    relate = hub.client.post(
+        f"/tickets/{duplicate}/relations", json={"kind": "duplicate_of", "ticket": parent}
+    )
+    assert relate.status_code == 201, relate.text
+    relations = eventually(lambda: issue(duplicate_issue).get("relations"), what="a relation")
+    assert [(r["issue_id"], r["issue_to_id"], r["relation_type"]) for r in relations] == [
+        (int(duplicate_issue), int(parent_issue), "duplicates")
+    ]
+    removed = hub.client.delete(f"/tickets/{child}/relations/child_of")
+    assert removed.status_code == 204
+    eventually(lambda: "parent" not in issue(child_issue), what="the parent taken off in Redmine")

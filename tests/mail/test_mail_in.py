@@ -541,3 +541,25 @@ async def test_files_over_the_tickets_limit_are_not_kept_but_the_reply_is(
         assert result["outcome"] == "applied"
         assert "files not kept: mail-" in result["reason"]
         assert "One more detail." in (await ticket(api, hub_id))["journal"][-1]["body"]
+
+
+async def test_a_unit_assigning_by_mail_against_the_levels_is_held_naming_the_rule(
+    api: httpx.AsyncClient,
+) -> None:
+    """dCache (third line) may not hand a ticket to the first line: the same rule, in the same
+    words, as the API's 403 and a webhook's."""
+    hub_id = (await hand_in(api, problem()))["ticket_id"]
+    await route(api, hub_id, "dCache")
+    wrong = problem(
+        sender=DCACHE,
+        subject=f"[GGUS #{hub_id}] x",
+        body="Assign: TPM\n\nnot ours",
+        message_id="<levels@dcache.example.org>",
+    )
+    held = await hand_in(api, wrong)
+    assert held["outcome"] == "quarantined"
+    assert (
+        "dcache-mail: a third-line unit may not assign tickets to a first-line unit (TPM); "
+        "see routing.assignment_rules"
+    ) in held["reason"]
+    assert (await ticket(api, hub_id))["support_unit"] == "dCache"

@@ -8,7 +8,7 @@ from gateway.connection.models import Policy
 from tests.sync.conftest import send_event, submitted
 
 
-async def submit(client, event_id: str = "e-create", **ticket) -> dict:
+async def submit(client, event_id: str = "e-create", remote_id: str = "NGI-7", **ticket) -> dict:
     response = await send_event(
         client,
         "ngi",
@@ -16,8 +16,8 @@ async def submit(client, event_id: str = "e-create", **ticket) -> dict:
         [
             {
                 "kind": "create",
-                "remote_id": "NGI-7",
-                "remote_url": "https://ngi.example/7",
+                "remote_id": remote_id,
+                "remote_url": f"https://ngi.example/{remote_id.removeprefix('NGI-')}",
                 "ticket": submitted(**ticket),
             }
         ],
@@ -53,10 +53,15 @@ async def test_webhook_creates_routed_ticket_linked_to_its_origin(
 
 
 async def test_cheat_sheet_routes_by_component(client, admin, config) -> None:
-    config.routing.components["dCache"] = "dCache"
+    # the example's cheat sheet sends dCache to DMSU; the shorthand adds a component it lacks
+    config.routing.components["Rucio"] = "dCache"
     await submit(client, component="dCache")
-    ticket = (await client.get("/api/v1/tickets/1", headers=admin)).json()
-    assert (ticket["support_unit"], ticket["status"]) == ("dCache", "new")
+    await submit(client, "e-create-2", component="Rucio", remote_id="NGI-8")
+    tickets = [(await client.get(f"/api/v1/tickets/{n}", headers=admin)).json() for n in (1, 2)]
+    assert [(t["support_unit"], t["status"]) for t in tickets] == [
+        ("DMSU", "new"),
+        ("dCache", "new"),
+    ]
 
 
 async def test_same_event_twice_is_applied_once(client, admin) -> None:
@@ -227,3 +232,36 @@ async def test_mirror_origin_hears_all_public_changes(
     )
     await worker.run_until_idle()
     assert remotes["ngi"].actions() == ["update", "entry"]
+
+
+async def test_a_reassignment_the_levels_forbid_is_refused_naming_the_rule(
+    client, admin, worker, remotes
+) -> None:
+    """The same refusal, naming the rule, as the API gives (tests/api/test_authorization.py)."""
+    await submit(client, support_unit="DMSU")
+    current = (await client.get("/api/v1/tickets/1", headers=admin)).json()
+    routed = await client.patch(
+        "/api/v1/tickets/1",
+        json={"support_unit": "dCache"},
+        headers={**admin, "If-Match": f'"{current["version"]}"'},
+    )
+    assert routed.status_code == 200, routed.text
+    await worker.run_until_idle()
+    [link] = [
+        link
+        for link in (await client.get("/api/v1/tickets/1", headers=admin)).json()["links"]
+        if link["connection"] == "dcache"
+    ]
+    refused = await send_event(
+        client,
+        "dcache",
+        "c-1",
+        [{"kind": "reassign", "remote_id": link["external_id"], "support_unit": "NGI_DE"}],
+    )
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["message"] == (
+        "dcache: a third-line unit may not assign tickets to a first-line unit (NGI_DE); "
+        "see routing.assignment_rules"
+    )
+    ticket = (await client.get("/api/v1/tickets/1", headers=admin)).json()
+    assert ticket["support_unit"] == "dCache"

@@ -28,7 +28,13 @@ def problems_of(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize(
-    "name", sorted(p.stem for p in MAPPINGS.glob("*.yaml") if p.name != "jira-common.yaml")
+    "name",
+    # jira-common is a base others extend; the cheat sheet is the routing map, not a REST mapping
+    sorted(
+        p.stem
+        for p in MAPPINGS.glob("*.yaml")
+        if p.name not in ("jira-common.yaml", "cheat-sheet.yaml")
+    ),
 )
 def test_every_shipped_mapping_loads(name: str) -> None:
     assert shipped(name).version == 2

@@ -145,6 +145,30 @@ async def test_a_stale_etag_is_read_again_and_the_update_retried() -> None:
 
 
 @respx.mock
+async def test_relations_added_and_removed_are_rt_links_from_the_side_that_holds_them() -> None:
+    respx.get(f"{REST}/ticket/1").respond(
+        200, json=recorded("ticket.json"), headers={"ETag": '"51"'}
+    )
+    put = respx.put(f"{REST}/ticket/1").respond(200, json=recorded("update_status_open.json"))
+    changes = {
+        "relations": {
+            "added": [{"role": "parent", "ticket": 7}, {"role": "slave", "ticket": 9}],
+            "removed": [{"role": "duplicate_of", "ticket": 8}],
+        }
+    }
+    sent = replace(delivery("update", changes=changes), related={7: RemoteRef("31")})
+    await adapter().push(sent)
+    fields = json.loads(put.calls[0].request.content)
+    assert fields["AddMemberOf"] == ["31"], "the parent is in this RT: its RT ticket"
+    assert fields["DeleteRefersTo"] == ["https://ggus.example.org/tickets/8"], (
+        "not in RT: the hub's"
+    )
+    assert not any("Members" in name or "ReferredToBy" in name for name in fields), (
+        "a slave's own ticket holds its link; RT shows the other side by itself"
+    )
+
+
+@respx.mock
 async def test_correspondence_never_sends_if_match_and_internal_entries_are_not_sent() -> None:
     route = respx.post(f"{REST}/ticket/1/correspond").respond(
         201, json=recorded("correspond_201.json"), headers={"Location": "/REST/2.0/transaction/68"}

@@ -1,0 +1,2 @@
+"""Unit metrics in working time, as GGUS counts them: per unit, priority, category, component
+and period."""

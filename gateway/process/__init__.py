@@ -1,0 +1,1 @@
+"""The support process: working time, reminders, automatic closing, response-time targets."""

@@ -1,0 +1,1 @@
+"""Release announcements: a fix released solves the tickets waiting on hold for it."""

@@ -1,0 +1,1 @@
+"""Periodic jobs, run once per due time across every gateway process."""
