@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.models import Caller
@@ -27,7 +27,7 @@ from gateway.relation import queries as relation_queries
 from gateway.support_unit import directory
 from gateway.support_unit.directory import Unit
 from gateway.support_unit.tables import SupportUnitRow
-from gateway.ticket import access
+from gateway.ticket import access, search
 from gateway.ticket.changes import Changes
 from gateway.ticket.enums import SOLVING_STATES, RelationKind, Status, Visibility
 from gateway.ticket.models import (
@@ -441,10 +441,18 @@ async def list_tickets(
     session: AsyncSession, *, caller: Caller, filters: TicketFilter, cursor: str | None, limit: int
 ) -> tuple[list[TicketRow], str | None]:
     """One page of visible tickets in hub-id order, and the cursor of the next page."""
-    query = select(TicketRow).where(access.visible(caller), *await _conditions(session, filters))
-    if cursor is not None:
-        query = query.where(TicketRow.id > decode_cursor(cursor))
-    rows = list((await session.execute(query.order_by(TicketRow.id).limit(limit + 1))).scalars())
+    conditions = [access.visible(caller), *await _conditions(session, filters)]
+    after = decode_cursor(cursor) if cursor is not None else 0
+    if filters.text and session.get_bind().dialect.name == "postgresql":
+        ids = await search.page_ids(
+            session, conditions=conditions, text=filters.text, after=after, limit=limit + 1
+        )
+        query = select(TicketRow).where(TicketRow.id.in_(ids))
+    else:
+        if filters.text:
+            conditions.append(search.contains(filters.text))
+        query = select(TicketRow).where(*conditions, TicketRow.id > after).limit(limit + 1)
+    rows = list((await session.execute(query.order_by(TicketRow.id))).scalars())
     if len(rows) > limit:
         return rows[:limit], encode_cursor(rows[limit - 1].id)
     return rows, None
@@ -471,18 +479,6 @@ async def _conditions(session: AsyncSession, filters: TicketFilter) -> list[Colu
                     LinkRow.connection == connection,
                     LinkRow.external_id == external_id,
                 )
-            )
-        )
-    if filters.text:
-        pattern = (
-            "%"
-            + filters.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            + "%"
-        )
-        conditions.append(
-            or_(
-                func.lower(TicketRow.subject).like(pattern, escape="\\"),
-                func.lower(TicketRow.description).like(pattern, escape="\\"),
             )
         )
     return conditions

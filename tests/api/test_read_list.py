@@ -83,3 +83,48 @@ async def test_missing_ticket_is_404(client, admin) -> None:
     response = await client.get("/api/v1/tickets/404", headers=admin)
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "not_found", "message": "ticket #404 not found"}}
+
+
+async def test_text_search_pages_are_the_first_matches_whichever_way_they_are_found(
+    client, admin, monkeypatch
+) -> None:
+    """Common text (found by the walk), rare text (by the trigram indexes) and text common only
+    further on (by the planner's walk) give the same pages as reading every ticket would."""
+    from gateway.ticket import search
+
+    monkeypatch.setattr(search, "WALK", 4)
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    subjects = [
+        "pool full",
+        "pool full",
+        "disk",
+        "pool full",
+        "disk",
+        "disk",
+        "rare host se1.fzk.example.org",
+        "disk",
+        "late word",
+        "late word",
+        "late word",
+        "late word",
+        "Rare host SE1.FZK.example.org",
+        "late word",
+    ]
+    await create_many(client, admin, [new_ticket(subject=s) for s in subjects])
+
+    async def pages(text: str) -> list[list[int]]:
+        found, cursor = [], None
+        while True:
+            url = f"/api/v1/tickets?q={text}&limit=2" + (f"&cursor={cursor}" if cursor else "")
+            page = (await client.get(url, headers=admin)).json()
+            found.append([item["id"] for item in page["items"]])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return found
+
+    assert await pages("pool") == [[1, 2], [4]]
+    assert await pages("se1.fzk") == [[7, 13]]
+    assert await pages("late") == [[9, 10], [11, 12], [14]]
+    assert await pages("nowhere") == [[]]
+    disk_and_late = await pages("d")
+    assert [i for page in disk_and_late for i in page] == [3, 5, 6, 8, 9, 10, 11, 12, 14]
