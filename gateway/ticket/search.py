@@ -51,13 +51,8 @@ async def page_ids(
     limit: int,
 ) -> list[int]:
     """The first `limit` ids after `after` that meet the conditions and contain the text."""
-    walked = (
-        select(TicketRow.id, TicketRow.subject, TicketRow.description)
-        .where(*conditions, TicketRow.id > after)
-        .order_by(TicketRow.id)
-        .limit(WALK)
-        .subquery()
-    )
+    ahead = select(TicketRow.id).where(*conditions, TicketRow.id > after).order_by(TicketRow.id)
+    walked = ahead.add_columns(TicketRow.subject, TicketRow.description).limit(WALK).subquery()
     hits = list(
         (
             await session.execute(
@@ -70,15 +65,7 @@ async def page_ids(
     )
     if len(hits) == limit:
         return hits
-    edge = (
-        await session.execute(
-            select(TicketRow.id)
-            .where(*conditions, TicketRow.id > after)
-            .order_by(TicketRow.id)
-            .offset(WALK - 1)
-            .limit(1)
-        )
-    ).scalar()
+    edge = (await session.execute(ahead.offset(WALK - 1).limit(1))).scalar()
     if edge is None:  # the walk saw every ticket left
         return hits
     later = [*conditions, contains(text), TicketRow.id > edge]

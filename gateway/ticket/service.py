@@ -447,6 +447,8 @@ async def list_tickets(
         ids = await search.page_ids(
             session, conditions=conditions, text=filters.text, after=after, limit=limit + 1
         )
+        if not ids:
+            return [], None
         query = select(TicketRow).where(TicketRow.id.in_(ids))
     else:
         if filters.text:
