@@ -21,14 +21,19 @@ async def assigned(
     unit_id: int,
     passed_by: int | None,
     at: datetime,
+    first: bool = False,
 ) -> None:
-    """The ticket reached `unit_id`: the current assignment ends, passed on, and a new starts."""
-    await session.execute(
-        update(AssignmentRow)
-        .where(AssignmentRow.ticket_id == ticket_id, AssignmentRow.ended_at.is_(None))
-        .values(ended_at=at, passed_to_unit_id=unit_id)
-        .execution_options(synchronize_session=False)
-    )
+    """The ticket reached `unit_id`: the current assignment ends, passed on, and a new starts.
+
+    A ticket being created (`first`) has no assignment to end, so it skips that statement.
+    """
+    if not first:
+        await session.execute(
+            update(AssignmentRow)
+            .where(AssignmentRow.ticket_id == ticket_id, AssignmentRow.ended_at.is_(None))
+            .values(ended_at=at, passed_to_unit_id=unit_id)
+            .execution_options(synchronize_session=False)
+        )
     session.add(
         AssignmentRow(
             ticket_id=ticket_id,

@@ -158,7 +158,12 @@ async def create_ticket(
         session.add(EtaRevisionRow(ticket_id=row.id, eta=data.eta, set_by=actor.name, set_at=now))
     if support_unit is not None:
         await track.assigned(
-            session, ticket_id=row.id, unit_id=support_unit.id, passed_by=origin_unit_id, at=now
+            session,
+            ticket_id=row.id,
+            unit_id=support_unit.id,
+            passed_by=origin_unit_id,
+            at=now,
+            first=True,
         )
     created = data.model_dump(mode="json", exclude_none=True)
     created.update(status=status.value, support_unit=support_unit.name if support_unit else None)
