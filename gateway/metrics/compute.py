@@ -1,9 +1,14 @@
 """Compute a period's figures from the assignments that started in it, in a handful of queries
 (assignments, the units, the passes' successors, the waiting spells, the ETAs, the violations),
-each by an index, so a quarter of one unit stays cheap however large the store grows."""
+each by an index, so a quarter of one unit stays cheap however large the store grows.
+
+The arithmetic over them is linear and hands the event loop back every `YIELD_EVERY`
+assignments: the snapshot job computes every unit's quarter inside `gateway serve`, and API
+requests must not wait for it."""
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -26,11 +31,12 @@ from gateway.ticket.enums import Status
 from gateway.ticket.tables import EtaRevisionRow, TicketChangeRow, TicketRow
 
 CHUNK = 1000  # ids per IN list: far below every backend's limit on bound parameters
+YIELD_EVERY = 500  # assignments figured between two turns of the event loop (a few ms)
 WAITING = Status.WAITING_FOR_REPLY.value
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: field-wise equality made `in` a scan of every field
 class _Assignment:
     row: AssignmentRow
     priority: str
@@ -100,13 +106,17 @@ async def _figure(
     passes = [
         a for a in found if a.row.passed_to_unit_id in third and a.row.support_unit_id not in third
     ]
+    for a in passes:
+        a.passed_to_third = True
     successors = await _successors(session, passes)
     solved_ids = {a.row.ticket_id for a in found if a.row.solved_at is not None}
     solved_ids |= {s.ticket_id for s in successors.values() if s.solved_at is not None}
     spells = await _spells(session, solved_ids)
     etas = await _etas(session, {a.row.ticket_id for a in found if a.row.solved_at is not None})
     violations = await _violations(session, {a.row.ticket_id for a in found})
-    for a in found:
+    for number, a in enumerate(found, 1):
+        if number % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         row = a.row
         if row.answered_at is not None:
             a.response = wt.seconds_between(row.assigned_at, row.answered_at) / 3600
@@ -115,8 +125,7 @@ async def _figure(
             waited = spells.waiting(wt, row.ticket_id, row.assigned_at, row.solved_at)
             a.solution = max(spent - waited, 0.0) / 3600
             a.eta = _eta_class(etas.get(row.ticket_id, []), row.solved_at, wt)
-        if a in passes:
-            a.passed_to_third = True
+        if a.passed_to_third:
             after = successors.get((row.ticket_id, row.ended_at))
             if after is not None and after.solved_at is not None and row.ended_at is not None:
                 spent = wt.seconds_between(row.ended_at, after.solved_at)

@@ -5,18 +5,24 @@ out, a pass to the third line and its time, a missed target, ETA accuracy; as JS
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import insert, select
 
 from gateway.auth.models import Role
 from gateway.metrics import gauges
+from gateway.metrics.tables import AssignmentRow
 from gateway.process.deadlines import watch_response_targets
+from gateway.support_unit.tables import SupportUnitRow
 from gateway.ticket import service as ticket_service
+from gateway.ticket.tables import TicketRow
 from tests.conftest import Keys
 from tests.process.conftest import at, berlin, open_ticket
 
@@ -185,3 +191,58 @@ async def test_the_quarter_as_prometheus_gauges_from_one_snapshot(
     assert 'gateway_unit_solution_hours_median{support_unit="dCache"} 63.0' in scraped
     assert 'gateway_unit_target_violations{support_unit="DMSU"} 1.0' in scraped
     assert 'gateway_unit_eta_with_eta{support_unit="dCache"} 1.0' in scraped
+
+
+async def test_a_large_quarter_leaves_the_api_answering_while_the_snapshot_job_runs(
+    api: httpx.AsyncClient, app: FastAPI, clock: Clock
+) -> None:
+    """The snapshot job figures every unit's quarter inside `gateway serve`; on a large store
+    a field-wise comparison per pass once made that minutes of CPU with no await, and no
+    request was answered meanwhile."""
+    count = 3000
+    async with app.state.sessionmaker() as session:
+        ids = {u.name: u.id for u in await session.scalars(select(SupportUnitRow))}
+        start = berlin(2026, 10, 5, 9)
+        moments = [start + timedelta(minutes=40 * n) for n in range(count)]
+        await session.execute(
+            insert(TicketRow),
+            [
+                {"id": 10_000 + n, "subject": f"Load {n}", "description": "d",
+                 "submitter_name": "Ann", "submitter_email": "ann@example.org",
+                 "type": "USER", "category": "Incident", "priority": "urgent",
+                 "status": "solved", "support_unit_id": ids["dCache"], "cc": [],
+                 "created_at": moment, "updated_at": moment, "version": 3}
+                for n, moment in enumerate(moments)
+            ],
+        )  # fmt: skip
+        passed = [
+            {"ticket_id": 10_000 + n, "support_unit_id": ids["DMSU"], "assigned_at": moment,
+             "answered_at": moment + timedelta(hours=1), "ended_at": moment + timedelta(hours=2),
+             "passed_to_unit_id": ids["dCache"]}
+            for n, moment in enumerate(moments)
+        ]  # fmt: skip
+        taken = [
+            {"ticket_id": 10_000 + n, "support_unit_id": ids["dCache"],
+             "assigned_at": moment + timedelta(hours=2), "passed_by_unit_id": ids["DMSU"],
+             "answered_at": moment + timedelta(hours=3), "solved_at": moment + timedelta(days=1)}
+            for n, moment in enumerate(moments)
+        ]  # fmt: skip
+        await session.execute(insert(AssignmentRow), passed + taken)
+        await session.commit()
+
+    gaps: list[float] = []
+    job = asyncio.create_task(gauges.compute_snapshot(at(app, berlin(2026, 12, 29, 9))))
+    reads = 0
+    while not job.done():
+        began = time.monotonic()
+        answer = await api.get(f"/api/v1/tickets/{10_000 + reads % count}")
+        gaps.append(time.monotonic() - began)
+        assert answer.status_code == 200, answer.text
+        reads += 1
+    assert await job == "2 units, 2026-10-01 to 2027-01-01"
+    assert max(gaps) < 1.0, f"a primary-key read waited {max(gaps):.2f} s for the job"
+
+    body = (await api.get("/api/v1/metrics", params={"period": "2026-Q4"})).json()
+    rows = {row["group"]: row for row in body["rows"]}
+    assert (rows["DMSU"]["assigned"], rows["DMSU"]["passed_to_third_line"]) == (count, count)
+    assert rows["dCache"]["solved"] == count
