@@ -128,3 +128,32 @@ async def test_text_search_pages_are_the_first_matches_whichever_way_they_are_fo
     assert await pages("nowhere") == [[]]
     disk_and_late = await pages("d")
     assert [i for page in disk_and_late for i in page] == [3, 5, 6, 8, 9, 10, 11, 12, 14]
+
+
+async def test_the_indexes_are_probed_without_the_words_most_tickets_hold(
+    app, client, admin, monkeypatch
+) -> None:
+    """`example.org` in (nearly) every ticket is left out of the probe of a host name; what the
+    probe finds is still checked for the whole name, so `.example.net` is not a match."""
+    from sqlalchemy import select
+
+    from gateway.ticket import search
+    from gateway.ticket.tables import TicketRow
+
+    monkeypatch.setattr(search, "WALK", 4)
+    hosts = ["se1.fzk.example.org", "se1.fzk.example.net", "se2.fzk.example.org"]
+    bodies = [new_ticket(subject=f"storage at {i}.example.org") for i in range(40)]
+    bodies += [new_ticket(subject=f"disk full at {host}") for host in hosts * 2]
+    await create_many(client, admin, bodies)
+    sample = select(TicketRow.subject, TicketRow.description).subquery()
+    async with app.state.sessionmaker() as session:
+        assert await search.probe(session, "SE1.fzk.example.org", sample) == "SE1.fzk."
+        assert await search.probe(session, "fzk.example.org", sample) == "fzk."
+        assert await search.probe(session, "org/se1.fzk/org", sample) == "/se1.fzk/"  # ends kept
+        assert await search.probe(session, "example.org", sample) == "example.org"  # no other
+        assert await search.probe(session, "q.example.org", sample) == "q.example.org"  # short
+        assert await search.probe(session, "se1 'zq%''_k'", sample) == "se1 'zq%''_k'"  # all rare
+    response = await client.get("/api/v1/tickets?q=se1.fzk.example.org", headers=admin)
+    assert [t["subject"] for t in response.json()["items"]] == [f"disk full at {hosts[0]}"] * 2
+    response = await client.get("/api/v1/tickets?q=fzk.example.org", headers=admin)
+    assert [t["id"] for t in response.json()["items"]] == [41, 43, 44, 46]
