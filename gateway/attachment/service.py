@@ -167,8 +167,8 @@ async def store_attachment(
         created_at=now,
     )
     session.add(row)
-    await session.flush()
     if row.visibility == Visibility.PUBLIC.value:
+        await session.flush()  # its id, for the history (an internal one gets it later)
         # the history filter hides only internal *entries* from submitters, so an internal
         # file is not written there (its row keeps who added it, from where and when)
         change = TicketChangeRow(

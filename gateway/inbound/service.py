@@ -76,6 +76,32 @@ class Vouched:
 ApplyOne = Callable[[Command], Awaitable[tuple[int | None, str | None]]]
 
 
+@dataclass
+class Known:
+    """What a batch of one connection's new events looked up at once before applying them (the
+    events already applied, the tickets already linked by remote id), kept current as the batch
+    applies: its events then ask the database nothing, and its rows can be written together at
+    the end (see `gateway.mail.service.read_batch`)."""
+
+    connection: str
+    seen: set[str]
+    linked: dict[str, int]
+
+    @classmethod
+    async def of(cls, session: AsyncSession, *, connection: str, event_ids: list[str]) -> Known:
+        seen = await session.scalars(
+            select(InboundEventRow.event_id).where(
+                InboundEventRow.connection == connection, InboundEventRow.event_id.in_(event_ids)
+            )
+        )
+        links = await session.execute(
+            select(LinkRow.external_id, LinkRow.ticket_id)
+            .where(LinkRow.connection == connection, LinkRow.external_id.in_(event_ids))
+            .order_by(LinkRow.id.desc())  # the first link wins, as _find_link's
+        )
+        return cls(connection, set(seen), {str(remote): ticket for remote, ticket in links})
+
+
 async def apply_event(
     session: AsyncSession,
     *,
@@ -84,18 +110,27 @@ async def apply_event(
     config: GatewayConfig,
     changes: Changes,
     vouched: Vouched | None = None,
+    known: Known | None = None,
 ) -> InboundOutcome:
     """Apply the event's commands in the caller's transaction; a seen event changes nothing.
-    Each command finds its ticket by the connection's link, or acts on the `vouched` one."""
+    Each command finds its ticket by the connection's link, or acts on the `vouched` one.
+    With `known` (the batch's lookups: only ticket creations) the event's rows stay pending
+    until the caller flushes them with the rest of the batch."""
     outcome = InboundOutcome(event_id=event.event_id)
-    if await event_seen(session, connection=connection.name, event_id=event.event_id):
+    if known is not None:
+        assert known.connection == connection.name and vouched is None
+        seen = event.event_id in known.seen
+        known.seen.add(event.event_id)
+    else:
+        seen = await event_seen(session, connection=connection.name, event_id=event.event_id)
+    if seen:
         outcome.duplicate = True
         return outcome
     apply_one: ApplyOne
     if vouched is None:
 
         async def by_link(command: Command) -> tuple[int | None, str | None]:
-            return await _apply(session, connection, command, config, changes)
+            return await _apply(session, connection, command, config, changes, known)
 
         apply_one = by_link
     else:
@@ -112,7 +147,8 @@ async def apply_event(
             row.ticket_id = row.ticket_id or ticket_id
     row.detail = "; ".join(i["reason"] for i in outcome.ignored)[:2000] or None
     session.add(row)  # after the commands, so it is one INSERT with the ticket id
-    await session.flush()  # a concurrent copy of this event fails here, on the unique key
+    if known is None:  # a batch's copy fails at the batch's flush instead
+        await session.flush()  # a concurrent copy of this event fails here, on the unique key
     return outcome
 
 
@@ -157,9 +193,11 @@ async def _apply(
     command: Command,
     config: GatewayConfig,
     changes: Changes,
+    known: Known | None = None,
 ) -> tuple[int | None, str | None]:
     if isinstance(command, CreateTicket):
-        return await _create(session, connection, command, config, changes)
+        return await _create(session, connection, command, config, changes, known)
+    assert known is None, "a batch's events only create tickets"
     link = await _find_link(session, connection, command.remote_id, command.hub_id)
     if link is None:
         return None, f"no hub ticket is linked to {connection.name} ticket {command.remote_id!r}"
@@ -331,11 +369,16 @@ async def _create(
     command: CreateTicket,
     config: GatewayConfig,
     changes: Changes,
+    known: Known | None = None,
 ) -> tuple[int | None, str | None]:
     if command.remote_id is not None:
-        known = await _find_link(session, connection, command.remote_id, None)
         if known is not None:
-            return known.ticket_id, f"already known as #{known.ticket_id}"
+            linked = known.linked.get(command.remote_id)
+        else:
+            link = await _find_link(session, connection, command.remote_id, None)
+            linked = link.ticket_id if link is not None else None
+        if linked is not None:
+            return linked, f"already known as #{linked}"
     data = command.ticket
     assigner = await Assigner.for_unit(session, name=connection.name, unit=connection.support_unit)
     unit = await routing.unit_for_new_ticket(
@@ -361,6 +404,8 @@ async def _create(
             role=LinkRole.ORIGIN.value,
         )
     )
+    if known is not None and command.remote_id is not None:
+        known.linked.setdefault(command.remote_id, row.id)
     return row.id, None
 
 

@@ -2,9 +2,11 @@
 
 A message is answered 250 once it is stored, and only then, so a crash before that leaves it
 with the sending MTA, which tries again; a Message-ID stored before is answered as a duplicate
-and stored once. The mail readers (gateway.mail.reader, where the worker runs) turn what is
-stored into tickets. Too large is refused at SMTP time (552), a database that is away is 451
-(the MTA keeps the message and retries).
+and stored once. Messages that arrive while a store is under way are stored together, in the
+next transaction (group commit): under a burst, one commit serves many connections. The mail
+readers (gateway.mail.reader, where the worker runs) turn what is stored into tickets. Too
+large is refused at SMTP time (552), a database that is away is 451 (the MTA keeps the message
+and retries).
 """
 
 from __future__ import annotations
@@ -19,12 +21,46 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import GatewayError
-from gateway.mail.service import RECEIVED, Mailbox, accept_mail
+from gateway.mail.service import RECEIVED, Mailbox, MailResult, accept_many, check_size
 from gateway.sync.outbox import SyncContext
 
 log = logging.getLogger(__name__)
 MAX_RECIPIENTS = 100
+GROUP_MAX = 64  # messages stored in one transaction at most
 SessionFactory = Callable[[], AsyncSession]
+
+
+class Intake:
+    """Stores what the listener's connections receive, all that is waiting in one transaction:
+    a message arriving while a store runs goes into the next one, so nothing waits for a
+    timer, and a store that fails fails each of its messages (their MTAs try again)."""
+
+    def __init__(self, sessionmaker: SessionFactory, sync: SyncContext) -> None:
+        self.sessionmaker = sessionmaker
+        self.sync = sync
+        self._waiting: list[tuple[bytes, asyncio.Future[MailResult]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def store(self, raw: bytes) -> MailResult:
+        check_size(self.sync, raw)  # one message too large refuses that message only
+        future: asyncio.Future[MailResult] = asyncio.get_running_loop().create_future()
+        self._waiting.append((raw, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        return await asyncio.shield(future)  # a dropped connection does not undo the store
+
+    async def _write(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting[:GROUP_MAX], self._waiting[GROUP_MAX:]
+            try:
+                async with self.sessionmaker() as db:
+                    results = await accept_many(db, self.sync, raws=[raw for raw, _ in group])
+            except Exception as exc:  # noqa: BLE001 (each message's handler answers for it)
+                for _, future in group:
+                    future.set_exception(exc)
+                continue
+            for (_, future), result in zip(group, results, strict=True):
+                future.set_result(result)
 
 
 class MailHandler:
@@ -32,8 +68,7 @@ class MailHandler:
     DATA is stored for the mail readers, or answered with why not."""
 
     def __init__(self, sessionmaker: SessionFactory, sync: SyncContext) -> None:
-        self.sessionmaker = sessionmaker
-        self.sync = sync
+        self.intake = Intake(sessionmaker, sync)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -48,8 +83,7 @@ class MailHandler:
         if not isinstance(raw, bytes):
             raw = str(raw or "").encode("utf-8", "surrogateescape")
         try:
-            async with self.sessionmaker() as db:
-                result = await accept_mail(db, self.sync, raw=raw)
+            result = await self.intake.store(raw)
         except GatewayError as exc:
             if exc.status_code == 413:
                 return f"552 5.3.4 {exc.message}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -50,11 +50,12 @@ async def enqueue(session: AsyncSession, changes: Changes, connections: Connecti
     if not recorded or not len(connections):
         return 0
     known: dict[int, _TicketFacts] = {}
+    told = await _told_through_parent(session, {ticket.id: ticket for ticket, _ in recorded})
     planned = []
     for ticket, change in recorded:
         facts = known.get(ticket.id)
         if facts is None:
-            facts = known[ticket.id] = await _TicketFacts.of(session, ticket)
+            facts = known[ticket.id] = await _TicketFacts.of(session, ticket, ticket.id in told)
         origin = await facts.origin(session) if change.action != "created" else None
         for target in targets(facts.about(change, origin), connections):
             planned.append((ticket, change, target))
@@ -90,13 +91,11 @@ class _TicketFacts:
     _origin: object = _UNREAD
 
     @classmethod
-    async def of(cls, session: AsyncSession, ticket: TicketRow) -> _TicketFacts:
+    async def of(
+        cls, session: AsyncSession, ticket: TicketRow, told_through_parent: bool
+    ) -> _TicketFacts:
         units = await directory.names_by_id(session, ids=[ticket.support_unit_id or 0])
-        return cls(
-            ticket,
-            units.get(ticket.support_unit_id or 0),
-            await _told_through_parent(session, ticket),
-        )
+        return cls(ticket, units.get(ticket.support_unit_id or 0), told_through_parent)
 
     async def origin(self, session: AsyncSession) -> str | None:
         """The connection the ticket came from (a new ticket's origin hears nothing of its
@@ -121,18 +120,22 @@ class _TicketFacts:
         )
 
 
-async def _told_through_parent(session: AsyncSession, ticket: TicketRow) -> bool:
-    """A child ticket whose submitter is its parent's: the parent speaks to them."""
-    found = await session.scalar(
-        select(_PARENT.id)
-        .join(RelationRow, RelationRow.related_id == _PARENT.id)
+async def _told_through_parent(session: AsyncSession, tickets: dict[int, TicketRow]) -> set[int]:
+    """The child tickets (of `tickets`, by id) whose submitter is their parent's: the parent
+    speaks to them. One query for the whole unit of work (a batch of mail: many tickets)."""
+    rows = await session.execute(
+        select(RelationRow.ticket_id, _PARENT.submitter_email)
+        .join(_PARENT, RelationRow.related_id == _PARENT.id)
         .where(
-            RelationRow.ticket_id == ticket.id,
+            RelationRow.ticket_id.in_(list(tickets)),
             RelationRow.kind == RelationKind.CHILD_OF.value,
-            func.lower(_PARENT.submitter_email) == ticket.submitter_email.lower(),
         )
     )
-    return found is not None
+    return {
+        child
+        for child, parent_email in rows
+        if parent_email.lower() == tickets[child].submitter_email.lower()
+    }
 
 
 async def commit(session: AsyncSession, sync: SyncContext, changes: Changes) -> None:

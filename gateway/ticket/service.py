@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, select
+from sqlalchemy import ColumnElement, delete, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.models import Caller
@@ -128,7 +128,7 @@ async def create_ticket(
     involved = await resolve_units(session, field="involved", names=data.involved)
     now = utcnow()
     status = Status.ASSIGNED if data.support_unit else Status.NEW
-    row = TicketRow(
+    values = dict(
         subject=data.subject,
         description=data.description,
         submitter_name=data.submitter.name,
@@ -149,8 +149,9 @@ async def create_ticket(
         updated_at=now,
         version=1,
     )
-    session.add(row)
-    await session.flush()
+    # one INSERT now, for its id; what the caller has pending stays pending (a batch of mail
+    # writes the rest of its tickets' rows together, see gateway.mail.service.read_batch)
+    row = (await session.scalars(insert(TicketRow).values(values).returning(TicketRow))).one()
     session.add_all(
         InvolvedUnitRow(ticket_id=row.id, support_unit_id=unit.id) for unit in involved.values()
     )
