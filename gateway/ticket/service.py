@@ -111,6 +111,9 @@ async def resolve_units(
     return found
 
 
+_INSERT_TICKET = insert(TicketRow).returning(TicketRow)  # built once: its cache key is cheap
+
+
 async def create_ticket(
     session: AsyncSession,
     *,
@@ -151,7 +154,7 @@ async def create_ticket(
     )
     # one INSERT now, for its id; what the caller has pending stays pending (a batch of mail
     # writes the rest of its tickets' rows together, see gateway.mail.service.read_batch)
-    row = (await session.scalars(insert(TicketRow).values(values).returning(TicketRow))).one()
+    row = (await session.scalars(_INSERT_TICKET, [values])).one()
     session.add_all(
         InvolvedUnitRow(ticket_id=row.id, support_unit_id=unit.id) for unit in involved.values()
     )
