@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from adapters.email.commands import split_commands
 from adapters.email.config import EmailConfig
-from adapters.email.message import parse_address, parse_mail
+from adapters.email.message import parse_address, parse_mail, strip_reply
 from adapters.email.tags import find_ticket_id, ticket_tag_pattern
 from adapters.email.threading import ticket_in_ids
 from gateway.adapter.mail import IncomingMail, MailBounce, MailPart
@@ -17,7 +17,13 @@ STATUS_WORDS = {s.value: s for s in Status} | {"inprogress": Status.IN_PROGRESS}
 
 
 def read_mail(raw: bytes, config: EmailConfig) -> IncomingMail:
-    mail = parse_mail(raw, loop_value=config.sender, trusted_authserv_id=config.trusted_authserv_id)
+    mail = parse_mail(
+        raw,
+        loop_value=config.sender,
+        trusted_authserv_id=config.trusted_authserv_id,
+        strip_replies=False,
+    )
+    problems = list(mail.problems)
     hub_id = find_ticket_id(mail.subject, ticket_tag_pattern(config.tag))
     bounce = None
     if mail.bounce is not None:
@@ -29,6 +35,10 @@ def read_mail(raw: bytes, config: EmailConfig) -> IncomingMail:
         hub_id = ours or hub_id  # the message that bounced names the ticket best
     if hub_id is None:
         hub_id = ticket_in_ids([*mail.references, *mail.in_reply_to], config.domain)
+    # only a message naming a ticket becomes an entry; one naming none opens a ticket with its
+    # whole text, so its quotes are not looked for (6 % of the CPU of reading a new problem)
+    replies = hub_id is not None and mail.text.strip()
+    reply_text = strip_reply(mail.text, problems) if replies else ""
     return IncomingMail(
         message_id=mail.message_id,
         sender=mail.sender.email.lower() if mail.sender else None,
@@ -36,13 +46,13 @@ def read_mail(raw: bytes, config: EmailConfig) -> IncomingMail:
         cc=[a.email.lower() for a in mail.cc],
         subject=mail.subject,
         text=mail.text,
-        reply_text=mail.reply_text,
+        reply_text=reply_text,
         attachments=[MailPart(a.filename, a.content_type, a.data) for a in mail.attachments],
         hub_id=hub_id,
         automatic=mail.automatic,
         bounce=bounce,
         auth_failure=mail.auth_failure,
-        problems=list(mail.problems),
+        problems=list(dict.fromkeys(problems)),
     )
 
 

@@ -898,8 +898,10 @@ def parse_mail(
     loop_header: str = "X-Gateway-Loop",
     loop_value: str | None = None,
     trusted_authserv_id: str | None = None,
+    strip_replies: bool = True,
 ) -> ParsedMail:
-    """Read one received mail; never raises. See the module docstring."""
+    """Read one received mail; never raises. See the module docstring. Without
+    `strip_replies`, `reply_text` is left empty for the caller to strip when it needs it."""
     problems: list[str] = []
     if not isinstance(raw, bytes | bytearray | memoryview):
         raw = b""
@@ -946,7 +948,7 @@ def parse_mail(
         )
         bounce = _guard(lambda: _heuristic_bounce(text, extra), None)
 
-    reply_text = strip_reply(text, problems) if text.strip() else ""
+    reply_text = strip_reply(text, problems) if strip_replies and text.strip() else ""
     to = _address_list(headers.all("to"), problems, "To")
     cc = _address_list(headers.all("cc"), problems, "Cc")
     return ParsedMail(

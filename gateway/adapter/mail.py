@@ -40,7 +40,7 @@ class IncomingMail:
     cc: list[str]
     subject: str
     text: str  # the whole text (a new ticket's description)
-    reply_text: str  # without quoted history and signature (an entry)
+    reply_text: str  # without quoted history and signature (an entry); "" naming no ticket
     attachments: list[MailPart]
     hub_id: int | None
     automatic: str | None = None  # why no automatic answer may go to it, nor a ticket open

@@ -12,9 +12,9 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +45,24 @@ class AttachmentLimits:
     @classmethod
     def from_settings(cls, settings: Settings) -> AttachmentLimits:
         return cls(settings.attachment_max_bytes, settings.attachment_ticket_max_bytes)
+
+
+class PendingBlobs:
+    """Contents a batch stores with one statement: whoever flushes the batch's rows inserts
+    them first (its files' rows refer to them)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, dict[str, Any]] = {}
+
+    def add(self, *, sha256: str, size: int, data: bytes, at: Any) -> None:
+        values = {"sha256": sha256, "size": size, "data": data, "created_at": at}
+        self._values.setdefault(sha256, values)
+
+    async def insert(self, session: AsyncSession) -> None:
+        if self._values:
+            with session.sync_session.no_autoflush:  # before the rows that refer to them
+                await session.execute(_insert_blobs(session), list(self._values.values()))
+            self._values.clear()
 
 
 def sanitize_filename(name: str | None) -> str:
@@ -113,6 +131,7 @@ async def store_attachment(
     limits: AttachmentLimits | None = None,
     changes: Changes | None = None,
     created: tuple[TicketRow, int] | None = None,
+    pending: PendingBlobs | None = None,
 ) -> AttachmentRow:
     """Attach a file to a ticket within the caller's transaction (it never commits).
 
@@ -121,7 +140,8 @@ async def store_attachment(
     `TicketAttachmentsTooLarge` (413) before anything is written. The ticket row is locked so
     concurrent uploads cannot pass the per-ticket limit together. `created` is a ticket this
     transaction made, with the bytes already attached to it: nobody else sees it yet, so it is
-    neither locked nor summed again (a mail's files, on the ticket that mail opens).
+    neither locked nor summed again (a mail's files, on the ticket that mail opens). With
+    `pending` the content is inserted with the batch's others, when they are flushed.
 
     A public file is kept in the ticket's history (`attachment_added`); with `changes` (the unit
     of work's log, committed by `gateway.sync.outbox.commit`) the sync policy also sends it to
@@ -153,7 +173,10 @@ async def store_attachment(
         )
     digest = hashlib.sha256(data).hexdigest()
     now = utcnow()
-    await session.execute(_insert_blob(session, sha256=digest, size=size, data=data, at=now))
+    blobs = pending if pending is not None else PendingBlobs()
+    blobs.add(sha256=digest, size=size, data=data, at=now)
+    if pending is None:
+        await blobs.insert(session)
     row = AttachmentRow(
         ticket_id=ticket_id,
         entry_id=entry_id,
@@ -168,6 +191,8 @@ async def store_attachment(
     )
     session.add(row)
     if row.visibility == Visibility.PUBLIC.value:
+        if pending is not None:
+            await pending.insert(session)
         await session.flush()  # its id, for the history (an internal one gets it later)
         # the history filter hides only internal *entries* from submitters, so an internal
         # file is not written there (its row keeps who added it, from where and when)
@@ -186,16 +211,14 @@ async def store_attachment(
     return row
 
 
-def _insert_blob(session: AsyncSession, *, sha256: str, size: int, data: bytes, at: Any) -> Any:
-    """INSERT the content unless it is there: ON CONFLICT DO NOTHING (PostgreSQL waits for a
-    concurrent twin and then skips), INSERT OR IGNORE on SQLite (one writer at a time)."""
-    values = {"sha256": sha256, "size": size, "data": data, "created_at": at}
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return pg_insert(BlobRow).values(values).on_conflict_do_nothing(index_elements=["sha256"])
-    if dialect == "sqlite":
-        return sqlite_insert(BlobRow).values(values).on_conflict_do_nothing()
-    return insert(BlobRow).values(values)  # pragma: no cover (no other backend is supported)
+def _insert_blobs(session: AsyncSession) -> Any:
+    """INSERT contents unless they are there (the values come with the execution, one or
+    many): ON CONFLICT DO NOTHING (PostgreSQL waits for a concurrent twin and then skips), INSERT
+    OR IGNORE on SQLite (one writer at a time)."""
+    table = cast(Table, BlobRow.__table__)  # Core: executemany, no ORM bookkeeping
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert(table).on_conflict_do_nothing(index_elements=["sha256"])
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 def _summary(row: AttachmentRow) -> dict[str, Any]:

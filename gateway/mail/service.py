@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapter.mail import IncomingMail, MailAdapter
 from gateway.adapter.models import AddComment, CreateTicket, InboundEvent
-from gateway.attachment.service import AttachmentLimits, store_attachment
+from gateway.attachment.service import AttachmentLimits, PendingBlobs, store_attachment
 from gateway.config.models import GatewayConfig
 from gateway.connection.service import Connection, Connections
 from gateway.database.base import utcnow
@@ -309,6 +309,7 @@ async def read_batch(
         batch.read(mail)
         done.append((result, row.connection or ""))
         added += more
+    await batch.blobs.insert(session)
     added += await enqueue(session, batch.changes, sync.connections)
     await _commit(session, sync, added)
     for result, connection in done:
@@ -323,6 +324,7 @@ class _Batch:
     known: inbound.Known
     sent: Counter[str]  # per sender: messages within 24 hours, the batch's read ones included
     changes: Changes = field(default_factory=Changes)  # its new problems', enqueued at the end
+    blobs: PendingBlobs = field(default_factory=PendingBlobs)  # their files' contents
 
     @classmethod
     async def of(
@@ -406,8 +408,9 @@ async def apply_stored(
         session, mailbox, config, mail, raw, event_id, row, verdict, changes, limits, deferred
     )
     try:
-        if deferred is None:
-            await session.flush()  # what a batch has pending, before this message asks
+        if deferred is None and batch is not None:  # what the batch has pending, first
+            await batch.blobs.insert(session)
+            await session.flush()
         with session.sync_session.no_autoflush if deferred else contextlib.nullcontext():
             await reader.decide(release_by)
         # the record, once: its facts and what became of it (the ticket holds the .eml)
@@ -725,6 +728,7 @@ class _Reader:
                     changes=self.changes,  # public files travel on, like their entry
                     limits=self.limits,
                     created=(new_ticket, used) if new_ticket is not None else None,
+                    pending=self.batch.blobs if self.batch is not None else None,
                 )
                 used += len(data)
             except (AttachmentTooLarge, TicketAttachmentsTooLarge) as exc:
