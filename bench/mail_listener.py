@@ -1,12 +1,15 @@
 """Mail throughput through the gateway's SMTP listener into tickets vs. a bare aiosmtpd insert.
 
     python bench/mail_listener.py [--backend sqlite|postgresql|both] [--seconds 8] [--rounds 2]
-                                  [--concurrency 16] [--workers 1]
+                                  [--concurrency 16] [--workers 1] [--embedded]
 
-`gateway serve` (listener, embedded worker and mail readers; the worker mails each
-acknowledgement to a mail sink), plus `--workers` `gateway worker` processes (PostgreSQL only:
-more readers), and the baseline (`bench/mail_baseline.py`: aiosmtpd, stdlib parse, one row in
-the same kind of database through the same engine factory) run as subprocesses; rounds alternate
+The gateway as installed for each backend: on SQLite one `gateway serve` (listener, embedded
+worker and mail reader); on PostgreSQL the production layout, `gateway serve --no-worker` (the
+listener alone) and `--workers` `gateway worker` processes that read the mail and send the
+acknowledgements (`--embedded`: `serve` with its embedded worker and readers, beside them).
+Each acknowledgement is mailed to a mail sink. The gateway's processes and the baseline
+(`bench/mail_baseline.py`: aiosmtpd, stdlib parse, one row in the same kind of database through
+the same engine factory) run as subprocesses; rounds alternate
 baseline/gateway, each on a fresh database. N SMTP clients (aiosmtplib, one connection each) send
 ~3 KB new-problem messages from distinct senders back to back.
 
@@ -338,10 +341,9 @@ def main() -> None:
         help="`gateway worker` processes beside `serve` on PostgreSQL (SQLite: always 0)",
     )
     parser.add_argument(
-        "--split",
+        "--embedded",
         action="store_true",
-        help="`serve --no-worker` (the listener alone) and --workers worker processes that read"
-        " and send (PostgreSQL only)",
+        help="PostgreSQL: `serve` reads and sends too (its embedded worker), beside --workers",
     )
     args = parser.parse_args()
     report: dict[str, Any] = {}
@@ -362,7 +364,7 @@ def main() -> None:
                 rounds: list[GatewayRound] = rounds,
             ) -> float:
                 with database(backend) as url:
-                    embedded = not (args.split and backend == "postgresql" and workers)
+                    embedded = backend == "sqlite" or args.embedded or not workers
                     result = run_gateway(
                         url, args.seconds, args.concurrency, Path(tmp), checks, workers, embedded
                     )
@@ -378,18 +380,22 @@ def main() -> None:
                 "accepted_ratio": accepted / base,
                 "into_tickets_ratio": into_tickets / base,
                 "gateway_workers": workers,
+                "layout": "serve"
+                if backend == "sqlite" or args.embedded or not workers
+                else "serve --no-worker",
                 "gateway_answered_250": checks.answered_250,
                 "gateway_tickets": checks.tickets,
                 "problems": checks.problems,
             }
     print(f"\n{args.concurrency} SMTP clients, ~3 KB messages; messages/s (goal: ratios >= 0.50)")
     print(
-        "backend      workers  baseline/s  accepted/s  ratio   into tickets/s  ratio"
-        "   250s -> tickets"
+        "backend     layout              workers  baseline/s  accepted/s  ratio"
+        "   into tickets/s  ratio   250s -> tickets"
     )
     for backend, f in report.items():
         print(
-            f"{backend:<12} {f['gateway_workers']:7d} {f['baseline_per_s']:11.0f} "
+            f"{backend:<11} {f['layout']:<19} {f['gateway_workers']:7d} "
+            f"{f['baseline_per_s']:11.0f} "
             f"{f['gateway_accepted_per_s']:11.0f}  {f['accepted_ratio']:.2f}x "
             f"{f['gateway_into_tickets_per_s']:15.0f}  {f['into_tickets_ratio']:.2f}x"
             f"   {f['gateway_answered_250']} -> {f['gateway_tickets']}"
