@@ -212,21 +212,49 @@ async def _lease_lost(session: AsyncSession, claim: Claim, worker: str) -> bool:
     return False
 
 
+_LINKS = "delivery.links"  # session.info: the links preload_links looked up, by ticket
+
+
+async def preload_links(session: AsyncSession, claims: list[Claim]) -> None:
+    """Look up at once the links that results written together may keep a remote id on (each
+    created ticket's), instead of one query per result; `_keep_link` then asks the database
+    only for tickets not preloaded."""
+    tickets = {c.ticket_id for c in claims if c.action == Action.CREATE.value}
+    if not tickets:
+        return
+    found: dict[tuple[int, str, str], LinkRow] = {}
+    rows = await session.scalars(
+        select(LinkRow).where(LinkRow.ticket_id.in_(tickets)).order_by(LinkRow.id.desc())
+    )
+    for link in rows:  # the oldest of several wins, as below
+        found[(link.ticket_id, link.connection, link.role)] = link
+    session.info[_LINKS] = (tickets, found)
+
+
 async def _keep_link(session: AsyncSession, claim: Claim, result: PushResult) -> None:
     assert result.remote is not None
     role = LinkRole.REQUIREMENT if is_requirement_rule(claim.rule) else LinkRole.ASSIGNEE
     if claim.action == Action.UNLINK.value:
         return  # the link was taken away when the unlink was asked for
-    link = await session.scalar(
-        select(LinkRow).where(
-            LinkRow.ticket_id == claim.ticket_id,
-            LinkRow.connection == claim.connection,
-            LinkRow.role == role.value,
+    key = (claim.ticket_id, claim.connection, role.value)
+    preloaded, found = session.info.get(_LINKS, (set(), {}))
+    if claim.ticket_id in preloaded:
+        link = found.get(key)
+    else:
+        link = await session.scalar(
+            select(LinkRow)
+            .where(
+                LinkRow.ticket_id == claim.ticket_id,
+                LinkRow.connection == claim.connection,
+                LinkRow.role == role.value,
+            )
+            .order_by(LinkRow.id)
+            .limit(1)
         )
-    )
     if link is None:
         link = LinkRow(ticket_id=claim.ticket_id, connection=claim.connection, role=role.value)
         session.add(link)
+        found[key] = link  # a second result on the same ticket finds it
     link.external_id = result.remote.remote_id
     link.external_url = result.remote.remote_url
 

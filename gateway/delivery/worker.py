@@ -32,7 +32,12 @@ from gateway.delivery import claim as claims
 from gateway.delivery import metrics
 from gateway.delivery.pause import resume_when_healthy
 from gateway.delivery.render import render_deliveries
-from gateway.delivery.results import record_failure, record_success, record_unwritable
+from gateway.delivery.results import (
+    preload_links,
+    record_failure,
+    record_success,
+    record_unwritable,
+)
 from gateway.sync.outbox import NOTIFY_CHANNEL
 
 log = logging.getLogger("gateway.worker")
@@ -183,6 +188,8 @@ class Worker:
     async def _write(self, batch: list[Stage]) -> None:
         try:
             async with self.sessionmaker() as session:
+                claimed = [stage.keywords["claim"] for stage in batch]  # type: ignore[attr-defined]
+                await preload_links(session, claimed)
                 with session.no_autoflush:  # new rows go in at commit, many per INSERT
                     for stage in batch:
                         await stage(session)

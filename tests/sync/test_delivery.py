@@ -148,6 +148,25 @@ async def test_retries_exhausted_make_a_dead_letter(app, client, admin, worker, 
     assert [a["outcome"] for a in log[0]["attempts"]] == ["retry", "retry", "dead"]
 
 
+async def test_results_written_together_keep_each_ticket_its_own_remote_id(
+    app, client, admin, worker, remotes
+) -> None:
+    """The worker writes the results that are waiting in one transaction, their links looked
+    up at once: every ticket gets one assignee link, with the id its remote ticket got."""
+    for _ in range(6):
+        await client.post("/api/v1/tickets", json=new_ticket(support_unit="DMSU"), headers=admin)
+    await worker.run_until_idle()
+    sent = {d.ticket.id: d for d in remotes["dmsu"].received}
+    assert sorted(sent) == [1, 2, 3, 4, 5, 6]
+    ids = []
+    for hub_id in sent:
+        ticket = (await client.get(f"/api/v1/tickets/{hub_id}", headers=admin)).json()
+        [link] = ticket["links"]
+        assert (link["connection"], link["role"]) == ("dmsu", "assignee")
+        ids.append(link["external_id"])
+    assert sorted(ids) == [f"R{n}" for n in range(1, 7)]
+
+
 async def test_retried_create_does_not_duplicate_the_remote_ticket(
     app, client, admin, worker, remotes
 ) -> None:
