@@ -219,7 +219,7 @@ async def _work(settings: Settings, config: GatewayConfig, connections: Connecti
         poller = make_poller(inbound, connections, config, sync, presence=presence)
         reader = make_mail_reader(settings, inbound.write, config, sync)
         worker.also_listen[MAIL_CHANNEL] = reader.wake
-        scheduler = make_scheduler(inbound.write, config, sync, presence=presence)
+        scheduler = make_scheduler(inbound, config, sync, presence=presence)
         freeze_heap()
         await asyncio.gather(
             worker.run(stop), poller.run(stop), reader.run(stop), scheduler.run(stop)

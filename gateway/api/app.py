@@ -139,11 +139,13 @@ def make_poller(
 
 
 def make_scheduler(
-    engine: AsyncEngine, config: GatewayConfig, sync: SyncContext, *, presence: Presence
+    engines: Engines, config: GatewayConfig, sync: SyncContext, *, presence: Presence
 ) -> Scheduler:
-    """This instance's part of the periodic jobs (each due run happens in one process)."""
+    """This instance's part of the periodic jobs (each due run happens in one process); they
+    look for what is due through the read engine (SQLite: no write lock while they scan)."""
     return Scheduler(
-        sessionmaker=create_sessionmaker(engine),
+        sessionmaker=create_sessionmaker(engines.write),
+        read_sessionmaker=create_sessionmaker(engines.read),
         sync=sync,
         config=config,
         jobs=process_jobs(config),
@@ -215,7 +217,7 @@ def create_app(
             reader = make_mail_reader(settings, engines.write, config, sync)
             worker.also_listen[MAIL_CHANNEL] = reader.wake
             app.state.mail_reader = reader
-            scheduler = make_scheduler(engines.write, config, sync, presence=presence)
+            scheduler = make_scheduler(engines, config, sync, presence=presence)
             app.state.scheduler = scheduler
             tasks = [
                 asyncio.create_task(scheduler.run(stop)),

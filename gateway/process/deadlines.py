@@ -247,12 +247,12 @@ async def _in_state(
 ) -> AsyncIterator[Waiting]:
     """Tickets in one of `states`, in batches, each with the moment its clock started: when it
     entered that state (or, for the response clock, also when it reached its current unit).
-    Each batch is read in a short transaction of its own (on SQLite a transaction holds the
-    database's one write lock, which each action then needs)."""
+    Each batch is read in a short read-only transaction of its own (`ctx.reads`: on SQLite
+    it does not hold the database's one write lock, which each action then needs)."""
     wanted = {s.value for s in states}
     last_id = 0
     while True:
-        async with ctx.sessionmaker() as session:
+        async with ctx.reads() as session:
             rows = list(
                 await session.scalars(
                     select(TicketRow)

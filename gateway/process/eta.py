@@ -44,7 +44,7 @@ async def _expired(ctx: JobContext, today: date) -> AsyncIterator[Waiting]:
     """Open tickets whose ETA day is over, each with the ETA (as a moment) as its mark's key."""
     last_id = 0
     while True:
-        async with ctx.sessionmaker() as session:
+        async with ctx.reads() as session:
             rows = list(
                 await session.scalars(
                     select(TicketRow)

@@ -60,8 +60,10 @@ class Scheduler:
         tick_seconds: float = 1.0,
         stop_grace_seconds: float = 5.0,
         clock: Callable[[], datetime] = utcnow,
+        read_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.read_sessionmaker = read_sessionmaker
         self.sync = sync
         self.config = config
         self.jobs = {job.name: job for job in jobs}
@@ -180,6 +182,7 @@ class Scheduler:
             config=self.config,
             working_time=self.working_time,
             now=self.clock(),
+            read_sessionmaker=self.read_sessionmaker,
         )
         renew = asyncio.create_task(self._renew(claim))
         try:

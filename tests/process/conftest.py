@@ -86,6 +86,7 @@ def at(app: FastAPI, now: datetime) -> JobContext:
         config=config,
         working_time=WorkingTime(config.process.working_time),
         now=now,
+        read_sessionmaker=app.state.read_sessionmaker,
     )
 
 

@@ -14,13 +14,14 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from gateway.database.engine import create_engine, create_sessionmaker
 from gateway.process import deadlines
 from gateway.process.tables import ProcessMarkRow
 from gateway.scheduler.job import JobContext
 from gateway.sync.tables import OutboxRow
+from gateway.ticket.tables import TicketRow
 from tests.process.conftest import at, backdate, berlin, change, open_ticket
 
 START = berlin(2026, 12, 22, 10, 0)
@@ -240,3 +241,14 @@ async def test_two_gateway_processes_never_send_a_reminder_twice(
         await other.dispose()
     for hub_id in hub_ids:
         assert await notices(app, hub_id) == [{"rule": "notice-reply-reminder"}]
+
+
+async def test_looking_for_due_tickets_does_not_wait_for_a_writer(app: FastAPI) -> None:
+    """The jobs scan through the read engine: on SQLite a scan in a write transaction would
+    wait for (and then hold) the database's one write lock, stalling mail and the API."""
+    async with app.state.sessionmaker() as writer:
+        await writer.execute(update(TicketRow).values(subject=TicketRow.subject))  # holds it
+        ctx = at(app, berlin(2026, 3, 2, 10))
+        for job in (deadlines.remind_waiting, deadlines.watch_response_targets):
+            assert "0" in await asyncio.wait_for(job(ctx), timeout=5)
+        await writer.rollback()
