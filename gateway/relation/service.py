@@ -40,9 +40,15 @@ async def relate(
     tickets nobody related."""
     if data.ticket == row.id:
         raise InvalidInput("a ticket cannot be related to itself")
-    other = await tickets.load_ticket(
-        session, ticket_id=data.ticket, caller=caller, for_update=True
-    )
+    try:
+        other = await tickets.load_ticket(
+            session, ticket_id=data.ticket, caller=caller, for_update=True
+        )
+    except NotFound as missing:  # the request's ticket exists; the one it names does not
+        raise InvalidInput(
+            f"ticket: {missing.message}",
+            details=[{"field": "ticket", "message": missing.message}],
+        ) from None
     held = await queries.held(session, row.id)
     if held.get(data.kind) == other.id:
         return False

@@ -206,7 +206,9 @@ async def test_shapes_that_would_solve_the_wrong_tickets_are_refused(
     assert leader.json()["error"]["message"] == (
         f"ticket #{d} has slaves or duplicates of its own and cannot follow another ticket"
     )
-    assert (await relate(api, a, "child_of", 99999)).status_code == 404
+    unknown = await relate(api, a, "child_of", 99999)  # the body names it: invalid, not 404
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["message"] == "ticket: ticket #99999 not found"
     submitter = await Keys(app).headers(Role.SUBMITTER, email="ann@example.org")
     forbidden = await api.post(
         f"/api/v1/tickets/{a}/relations", json={"kind": "child_of", "ticket": c}, headers=submitter
