@@ -351,6 +351,7 @@ def main() -> None:
         for backend in backends(args.backend):
             checks = Checks()
             workers = args.workers if backend == "postgresql" else 0
+            embedded = backend == "sqlite" or args.embedded or not workers
             rounds: list[GatewayRound] = []
 
             def baseline(backend: str = backend) -> float:
@@ -361,10 +362,10 @@ def main() -> None:
                 backend: str = backend,
                 checks: Checks = checks,
                 workers: int = workers,
+                embedded: bool = embedded,
                 rounds: list[GatewayRound] = rounds,
             ) -> float:
                 with database(backend) as url:
-                    embedded = backend == "sqlite" or args.embedded or not workers
                     result = run_gateway(
                         url, args.seconds, args.concurrency, Path(tmp), checks, workers, embedded
                     )
@@ -380,9 +381,7 @@ def main() -> None:
                 "accepted_ratio": accepted / base,
                 "into_tickets_ratio": into_tickets / base,
                 "gateway_workers": workers,
-                "layout": "serve"
-                if backend == "sqlite" or args.embedded or not workers
-                else "serve --no-worker",
+                "layout": "serve" if embedded else "serve --no-worker",
                 "gateway_answered_250": checks.answered_250,
                 "gateway_tickets": checks.tickets,
                 "problems": checks.problems,

@@ -310,7 +310,7 @@ async def read_batch(
         batch.read(mail)
         done.append((result, row.connection or ""))
         added += more
-    await batch.blobs.insert(session)
+    await batch.write_pending(session)
     added += await enqueue(session, batch.changes, sync.connections)
     await _commit(session, sync, added)
     for result, connection in done:
@@ -357,6 +357,11 @@ class _Batch:
             session, connection=mailbox.channel.name, event_ids=event_ids
         )
         return cls(known, sent)
+
+    async def write_pending(self, session: AsyncSession) -> None:
+        """Write what its new problems left pending: the files' contents, then their rows."""
+        await self.blobs.insert(session)
+        await session.flush()
 
     def read(self, mail: IncomingMail) -> None:
         """`mail` was read: later messages from its sender count it, whatever became of it."""
@@ -409,9 +414,8 @@ async def apply_stored(
         session, mailbox, config, mail, raw, event_id, row, verdict, changes, limits, deferred
     )
     try:
-        if deferred is None and batch is not None:  # what the batch has pending, first
-            await batch.blobs.insert(session)
-            await session.flush()
+        if deferred is None and batch is not None:
+            await batch.write_pending(session)  # before this message asks the database
         with session.sync_session.no_autoflush if deferred else contextlib.nullcontext():
             await reader.decide(release_by)
         # the record, once: its facts and what became of it (the ticket holds the .eml)
