@@ -8,6 +8,7 @@ tickets assigned to it are mailed to its addresses, and only those addresses act
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -114,6 +115,11 @@ class EmailConfig(AdapterConfig):
     @property
     def domain(self) -> str:
         """The domain of our own Message-IDs."""
-        address = parse_address(self.sender)
-        assert address is not None
-        return address.email.rsplit("@", 1)[1]
+        return _domain_of(self.sender)
+
+
+@functools.lru_cache(maxsize=64)  # asked for every message sent and read
+def _domain_of(sender: str) -> str:
+    address = parse_address(sender)
+    assert address is not None
+    return address.email.rsplit("@", 1)[1]

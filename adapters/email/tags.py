@@ -6,6 +6,7 @@ matched case-insensitively, with any run of spaces after a `#` (and inside the t
 
 from __future__ import annotations
 
+import functools
 import re
 
 from adapters.email.message import header_safe
@@ -30,6 +31,7 @@ def _literal(text: str) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=64)  # asked for every message read and sent; configs have few tags
 def ticket_tag_pattern(tag: str) -> re.Pattern[str]:
     """The pattern finding `tag` (with one `{id}`) in a subject; group 1 is the hub id."""
     if tag.count(PLACEHOLDER) != 1:

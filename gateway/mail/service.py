@@ -27,6 +27,7 @@ from gateway.adapter.models import AddComment, CreateTicket, InboundEvent
 from gateway.attachment.service import AttachmentLimits, PendingBlobs, store_attachment
 from gateway.config.models import GatewayConfig
 from gateway.connection.service import Connection, Connections
+from gateway.database import ids
 from gateway.database.base import utcnow
 from gateway.delivery import metrics
 from gateway.errors import (
@@ -303,15 +304,16 @@ async def read_batch(
     batch = await _Batch.of(session, mailbox, rows, mails)
     done: list[tuple[MailResult, str]] = []
     added = 0
-    for row, mail in zip(rows, mails, strict=True):
-        result, more = await apply_stored(
-            session, sync, config=config, row=row, limits=limits, mail=mail, batch=batch
-        )
-        batch.read(mail)
-        done.append((result, row.connection or ""))
-        added += more
-    await batch.write_pending(session)
-    added += await enqueue(session, batch.changes, sync.connections)
+    with ids.allocating(session):  # the new rows' keys chosen here, so they insert together
+        for row, mail in zip(rows, mails, strict=True):
+            result, more = await apply_stored(
+                session, sync, config=config, row=row, limits=limits, mail=mail, batch=batch
+            )
+            batch.read(mail)
+            done.append((result, row.connection or ""))
+            added += more
+        await batch.write_pending(session)
+        added += await enqueue(session, batch.changes, sync.connections)
     await _commit(session, sync, added)
     for result, connection in done:
         _count(result, connection)
@@ -717,7 +719,12 @@ class _Reader:
         eml = f"mail-{self.row.received_at:%Y%m%d-%H%M%S}.eml"
         files.append((eml, "message/rfc822", self.raw, Visibility.INTERNAL))
         not_kept = []
-        new_ticket = await self.session.get(TicketRow, ticket_id) if opened else None
+        new_ticket = (
+            ids.pending(self.session, TicketRow, ticket_id)
+            or await self.session.get(TicketRow, ticket_id)
+            if opened
+            else None
+        )
         used = 0
         for filename, content_type, data, seen_by in files:
             try:

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, delete, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth.models import Caller
+from gateway.database import ids
 from gateway.database.base import utcnow
 from gateway.errors import BadRequest, InvalidInput, NotFound
 from gateway.inputs import MAX_DB_INT, load_json
@@ -154,7 +155,12 @@ async def create_ticket(
     )
     # one INSERT now, for its id; what the caller has pending stays pending (a batch of mail
     # writes the rest of its tickets' rows together, see gateway.mail.service.read_batch)
-    row = (await session.scalars(_INSERT_TICKET, [values])).one()
+    if ids.allocator(session) is not None:  # its key known now: the INSERT can wait
+        row = TicketRow(**values)
+        await ids.assign(session, row)
+        session.add(row)
+    else:
+        row = (await session.scalars(_INSERT_TICKET, [values])).one()
     session.add_all(
         InvolvedUnitRow(ticket_id=row.id, support_unit_id=unit.id) for unit in involved.values()
     )
