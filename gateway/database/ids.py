@@ -13,7 +13,7 @@ that `allocating` wraps, only on SQLite; PostgreSQL's sequences keep their own c
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from sqlalchemy import Column, Table, event, func, inspect, select
@@ -87,13 +87,14 @@ def pending(session: AsyncSession, model: type[Any], key: int) -> Any | None:
     return None
 
 
-@contextlib.contextmanager
-def allocating(session: AsyncSession) -> Iterator[IdAllocator | None]:
-    """Hand out the keys of every row `session` inserts while inside (see the module): for a
-    write transaction on SQLite that has begun, else a no-op (None)."""
-    if session.get_bind().dialect.name != "sqlite" or not session.in_transaction():
+@contextlib.asynccontextmanager
+async def allocating(session: AsyncSession) -> AsyncIterator[IdAllocator | None]:
+    """Hand out the keys of every row `session` inserts while inside (see the module), on
+    SQLite (its write transaction begins here, if it has not); elsewhere a no-op (None)."""
+    if session.get_bind().dialect.name != "sqlite":
         yield None
         return
+    await session.connection()  # BEGIN IMMEDIATE: from here no one else inserts
     found = IdAllocator()
 
     def _before_flush(sync_session: Session, _context: Any, _instances: Any) -> None:

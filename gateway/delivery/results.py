@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.adapter.errors import AdapterError, AuthenticationError, Exchange, RetryableError
@@ -23,7 +24,15 @@ from gateway.delivery import metrics
 from gateway.delivery.claim import Claim, fenced
 from gateway.delivery.schedule import retry_delay
 from gateway.sync.policy import is_requirement_rule
-from gateway.sync.tables import DEAD, DONE, PENDING, DeliveryAttemptRow, EchoRow
+from gateway.sync.tables import (
+    DEAD,
+    DONE,
+    IN_FLIGHT,
+    PENDING,
+    DeliveryAttemptRow,
+    EchoRow,
+    OutboxRow,
+)
 from gateway.ticket.enums import LinkRole
 from gateway.ticket.tables import LinkRow
 
@@ -48,20 +57,25 @@ async def record_success(
     """Mark the row done, keep the remote id on the link; False if the claim was lost."""
     now = utcnow()
     exchange = _exchange(result.exchange)
-    updated = await session.execute(
-        fenced(claim).values(
-            state=DONE,
-            outcome="delivered",
-            done_at=now,
-            updated_at=now,
-            lease_owner=None,
-            lease_until=None,
-            last_error=None,
-            last_exchange=exchange,
-        )
-    )
-    if updated.rowcount == 0:  # type: ignore[attr-defined]
-        return await _lease_lost(session, claim, worker)
+    done = {
+        "state": DONE,
+        "outcome": "delivered",
+        "done_at": now,
+        "updated_at": now,
+        "lease_owner": None,
+        "lease_until": None,
+        "last_error": None,
+        "last_exchange": exchange,
+    }
+    fences: _Fences | None = session.info.get(_FENCES)
+    if fences is not None and claim.outbox_id in fences.checked:
+        if (claim.outbox_id, claim.attempt) not in fences.held:
+            return await _lease_lost(session, claim, worker)
+        fences.done.append({"id": claim.outbox_id, **done})
+    else:
+        updated = await session.execute(fenced(claim).values(**done))
+        if updated.rowcount == 0:  # type: ignore[attr-defined]
+            return await _lease_lost(session, claim, worker)
     if delivery.action == Action.CREATE and result.remote is not None:
         await _keep_link(session, claim, result)
     written = _written_text(delivery)
@@ -210,6 +224,39 @@ async def _lease_lost(session: AsyncSession, claim: Claim, worker: str) -> bool:
         extra={"outbox_id": claim.outbox_id, "attempt": claim.attempt, "worker": worker},
     )
     return False
+
+
+_FENCES = "delivery.fences"  # session.info: the claims check_fences found still held
+
+
+@dataclass
+class _Fences:
+    checked: set[int]  # outbox ids
+    held: set[tuple[int, int]]  # (outbox id, attempt) of the claims that still hold
+    done: list[dict[str, Any]] = field(default_factory=list)  # their rows' updates, pending
+
+
+async def check_fences(session: AsyncSession, claims: list[Claim]) -> None:
+    """Check at once which of the claims whose results are written together still hold, and
+    lock their rows (on SQLite the write transaction does); `record_success` then leaves each
+    row's update for `write_fenced`, one statement for them all instead of one each, which
+    on SQLite is one trip to the driver's thread while the write lock is held."""
+    wanted = {claim.outbox_id for claim in claims}
+    rows = await session.execute(
+        select(OutboxRow.id, OutboxRow.attempt)
+        .where(OutboxRow.id.in_(wanted), OutboxRow.state == IN_FLIGHT)
+        .with_for_update()
+    )
+    session.info[_FENCES] = _Fences(wanted, {(int(i), int(a)) for i, a in rows})
+
+
+async def write_fenced(session: AsyncSession) -> None:
+    """Update the rows `record_success` left pending since `check_fences`."""
+    fences: _Fences | None = session.info.pop(_FENCES, None)
+    if fences is not None and fences.done:
+        await session.execute(
+            update(OutboxRow).execution_options(synchronize_session=False), fences.done
+        )
 
 
 _LINKS = "delivery.links"  # session.info: the links preload_links looked up, by ticket

@@ -27,16 +27,19 @@ from gateway.adapter.errors import AdapterError, PermanentError, RetryableError
 from gateway.adapter.mail import MailAdapter
 from gateway.adapter.models import Delivery, PushResult
 from gateway.connection.service import Connection, Connections
+from gateway.database import ids
 from gateway.database.base import utcnow
 from gateway.delivery import claim as claims
 from gateway.delivery import metrics
 from gateway.delivery.pause import resume_when_healthy
 from gateway.delivery.render import render_deliveries
 from gateway.delivery.results import (
+    check_fences,
     preload_links,
     record_failure,
     record_success,
     record_unwritable,
+    write_fenced,
 )
 from gateway.sync.outbox import NOTIFY_CHANNEL
 
@@ -189,10 +192,15 @@ class Worker:
         try:
             async with self.sessionmaker() as session:
                 claimed = [stage.keywords["claim"] for stage in batch]  # type: ignore[attr-defined]
+                await check_fences(session, claimed)
                 await preload_links(session, claimed)
-                with session.no_autoflush:  # new rows go in at commit, many per INSERT
-                    for stage in batch:
-                        await stage(session)
+                # new rows go in together, one INSERT per table (keys chosen here on SQLite)
+                async with ids.allocating(session):
+                    with session.no_autoflush:
+                        for stage in batch:
+                            await stage(session)
+                    await write_fenced(session)
+                    await session.flush()
                 await session.commit()
         except Exception as exc:
             if disconnected(exc):  # the leases expire and the rows are delivered again, same keys

@@ -163,24 +163,26 @@ async def accept_many(
             seen[str(message_id)] = MailResult(mail_id, DUPLICATE, READ_BEFORE, ticket_id)
     stored: dict[str, MailMessageRow] = {}
     planned: list[MailResult | MailMessageRow] = []
-    for raw, message_id in zip(raws, message_ids, strict=True):
-        if message_id is not None and message_id in seen:
-            planned.append(seen[message_id])
-        elif message_id is not None and message_id in stored:
-            planned.append(stored[message_id])  # answered as its twin's duplicate below
-        else:
-            row = MailMessageRow(
-                received_at=utcnow(),
-                message_id=message_id,
-                size=len(raw),
-                connection=mailbox.channel.name,
-                outcome=RECEIVED,
-                raw=raw,
-            )
-            session.add(row)
-            planned.append(row)
-            if message_id is not None:
-                stored[message_id] = row
+    async with ids.allocating(session):  # the rows go in as one INSERT, not one each
+        for raw, message_id in zip(raws, message_ids, strict=True):
+            if message_id is not None and message_id in seen:
+                planned.append(seen[message_id])
+            elif message_id is not None and message_id in stored:
+                planned.append(stored[message_id])  # answered as its twin's duplicate below
+            else:
+                row = MailMessageRow(
+                    received_at=utcnow(),
+                    message_id=message_id,
+                    size=len(raw),
+                    connection=mailbox.channel.name,
+                    outcome=RECEIVED,
+                    raw=raw,
+                )
+                session.add(row)
+                planned.append(row)
+                if message_id is not None:
+                    stored[message_id] = row
+        await session.flush()
     if not any(isinstance(item, MailMessageRow) for item in planned):
         await session.rollback()
         return [item for item in planned if isinstance(item, MailResult)]
@@ -295,16 +297,16 @@ async def read_batch(
 
     New problems, the bulk of mail, take what they would each ask the database (the sender's
     count, whether the message was applied before) from lookups made once for the batch, and
-    their rows are written together at the end, one statement per table: on PostgreSQL about
-    three round trips a message instead of thirteen (SQLite's driver still inserts the rows one
-    by one, but in one go). Any other message is read as `read_stored` reads it, after what is
+    their rows are written together at the end, one statement per table (on SQLite with keys
+    chosen in-process, `ids`): about fourteen statements a batch, however many messages, not
+    thirteen a message. Any other message is read as `read_stored` reads it, after what is
     pending."""
     mailbox = Mailbox.of(sync.connections)
     mails = [await _read(mailbox.adapter, row.raw or b"") for row in rows]
     batch = await _Batch.of(session, mailbox, rows, mails)
     done: list[tuple[MailResult, str]] = []
     added = 0
-    with ids.allocating(session):  # the new rows' keys chosen here, so they insert together
+    async with ids.allocating(session):  # the new rows' keys chosen here, so they insert together
         for row, mail in zip(rows, mails, strict=True):
             result, more = await apply_stored(
                 session, sync, config=config, row=row, limits=limits, mail=mail, batch=batch
@@ -314,6 +316,7 @@ async def read_batch(
             added += more
         await batch.write_pending(session)
         added += await enqueue(session, batch.changes, sync.connections)
+        await session.flush()  # the outbox rows too, while their keys are chosen here
     await _commit(session, sync, added)
     for result, connection in done:
         _count(result, connection)

@@ -33,7 +33,7 @@ async def test_keys_follow_the_stored_ones_and_the_rows_go_in_together(
     try:
         async with create_sessionmaker(engines.write)() as session, session.begin():
             largest = max(await session.scalars(select(TicketChangeRow.id)))
-            with ids.allocating(session) as allocator:
+            async with ids.allocating(session) as allocator:
                 assert (allocator is not None) == database_url.startswith("sqlite")
                 rows = [_change(ticket_id) for _ in range(3)]
                 session.add_all(rows)
@@ -59,10 +59,9 @@ async def test_a_row_naming_a_missing_ticket_fails_the_batch_and_keeps_nothing(
         async with maker() as session:
             before = len(list(await session.scalars(select(TicketChangeRow.id))))
         with pytest.raises(IntegrityError):  # at the flush, or at the commit (deferred checks)
-            async with maker() as session, session.begin():
-                with ids.allocating(session):
-                    session.add_all([_change(ticket_id), _change(ticket_id + 1000)])
-                    await session.flush()
+            async with maker() as session, session.begin(), ids.allocating(session):
+                session.add_all([_change(ticket_id), _change(ticket_id + 1000)])
+                await session.flush()
         async with maker() as session:
             assert len(list(await session.scalars(select(TicketChangeRow.id)))) == before
     finally:

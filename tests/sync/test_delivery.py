@@ -11,7 +11,7 @@ from gateway.adapter.models import PushResult, RemoteRef
 from gateway.database.base import utcnow
 from gateway.delivery import claim as claims
 from gateway.delivery.render import render_delivery
-from gateway.delivery.results import record_success
+from gateway.delivery.results import check_fences, record_success, write_fenced
 from gateway.sync.tables import OutboxRow
 from tests.conftest import new_ticket
 
@@ -207,6 +207,54 @@ async def test_stalled_worker_cannot_write_a_stale_result(app, client, admin) ->
     assert (row.state, row.lease_owner, row.attempt) == ("in_flight", "fast", 2)
     ticket = (await client.get("/api/v1/tickets/1", headers=admin)).json()
     assert ticket["links"] == []
+
+
+async def test_results_written_together_skip_a_stale_claim_and_keep_the_others(
+    app, client, admin
+) -> None:
+    """The worker checks its batch's claims in one query and updates them in one statement."""
+    for _ in range(2):
+        await client.post("/api/v1/tickets", json=new_ticket(support_unit="DMSU"), headers=admin)
+    async with app.state.sessionmaker() as session:
+        stalled, held = await claims.claim(session, worker="slow", limit=10, lease_seconds=30)
+        await session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == stalled.outbox_id)
+            .values(lease_until=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()
+        [retaken] = await claims.claim(session, worker="fast", limit=10, lease_seconds=30)
+    assert retaken.outbox_id == stalled.outbox_id
+    async with app.state.sessionmaker() as session:
+        deliveries = [await render_delivery(session, claim) for claim in (stalled, held)]
+        await session.rollback()
+        await check_fences(session, [stalled, held])
+        written = [
+            await record_success(
+                session,
+                claim,
+                worker="slow",
+                started=utcnow(),
+                delivery=delivery,
+                result=PushResult(RemoteRef(f"R-{claim.outbox_id}")),
+                commit=False,
+            )
+            for claim, delivery in zip((stalled, held), deliveries, strict=True)
+        ]
+        await write_fenced(session)
+        await session.commit()
+    assert written == [False, True]
+    rows = {row.id: row for row in await outbox(app)}
+    assert (rows[stalled.outbox_id].state, rows[stalled.outbox_id].lease_owner) == (
+        "in_flight",
+        "fast",
+    )
+    assert (rows[held.outbox_id].state, rows[held.outbox_id].outcome) == ("done", "delivered")
+    assert rows[held.outbox_id].lease_owner is None
+    links = (await client.get(f"/api/v1/tickets/{held.ticket_id}", headers=admin)).json()["links"]
+    assert [link["external_id"] for link in links] == [f"R-{held.outbox_id}"]
+    stale = (await client.get(f"/api/v1/tickets/{stalled.ticket_id}", headers=admin)).json()
+    assert stale["links"] == []
 
 
 async def test_metrics_show_outcomes_queue_depth_and_age(
