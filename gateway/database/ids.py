@@ -28,7 +28,7 @@ class IdAllocator:
 
     def __init__(self) -> None:
         self._next: dict[Table, int] = {}
-        self.deferring = False  # foreign keys checked at commit (SQLite resets it then)
+        self.deferring = False  # foreign keys checked at commit
 
     def assign(self, session: Session, objects: Iterable[Any]) -> None:
         """Give each new object whose table counts up a key of its own, unless it has one."""
@@ -59,6 +59,16 @@ def _counted(table: Table) -> Column[Any] | None:
     """The table's one integer key that the database counts up, if it has one."""
     column = table.autoincrement_column
     return column if column is not None and len(table.primary_key.columns) == 1 else None
+
+
+def _refer_to_each_other(objects: Iterable[Any]) -> bool:
+    """Whether a table among the new objects' has a foreign key to another one of them."""
+    tables = {inspect(obj).mapper.local_table for obj in objects}
+    return any(
+        key.column.table in tables and key.column.table is not table
+        for table in tables
+        for key in table.foreign_keys
+    )
 
 
 def allocator(session: AsyncSession) -> IdAllocator | None:
@@ -98,10 +108,13 @@ async def allocating(session: AsyncSession) -> AsyncIterator[IdAllocator | None]
     found = IdAllocator()
 
     def _before_flush(sync_session: Session, _context: Any, _instances: Any) -> None:
-        if not found.deferring:  # the ORM orders rows by relationship, not by foreign key
+        new = sync_session.new
+        # the ORM orders rows by relationship, not by foreign key: a new row may go in before
+        # the new row it refers to, so the checks wait for the commit (SQLite resets this then)
+        if not found.deferring and _refer_to_each_other(new):
             sync_session.connection().exec_driver_sql("PRAGMA defer_foreign_keys = ON")
             found.deferring = True
-        found.assign(sync_session, sync_session.new)
+        found.assign(sync_session, new)
 
     sync_session = session.sync_session
     event.listen(sync_session, "before_flush", _before_flush)
