@@ -28,6 +28,7 @@ class IdAllocator:
 
     def __init__(self) -> None:
         self._next: dict[Table, int] = {}
+        self._given: dict[tuple[Table, int], Any] = {}  # the objects given a key, by it
         self.deferring = False  # foreign keys checked at commit
 
     def assign(self, session: Session, objects: Iterable[Any]) -> None:
@@ -40,8 +41,13 @@ class IdAllocator:
                 wanted.append((obj, table, column))
         self._prime(session, {table: column for _, table, column in wanted})
         for obj, table, column in wanted:
-            setattr(obj, column.key, self._next[table])
-            self._next[table] += 1
+            key = self._next[table]
+            setattr(obj, column.key, key)
+            self._given[(table, key)] = obj
+            self._next[table] = key + 1
+
+    def given(self, table: Table, key: int) -> Any | None:
+        return self._given.get((table, key))
 
     def _prime(self, session: Session, tables: dict[Table, Column[Any]]) -> None:
         unread = [(table, column) for table, column in tables.items() if table not in self._next]
@@ -87,14 +93,10 @@ async def assign(session: AsyncSession, obj: Any) -> bool:
 
 
 def pending(session: AsyncSession, model: type[Any], key: int) -> Any | None:
-    """The new, not yet flushed object of `model` with key `key` (`Session.get` finds only
-    flushed ones)."""
-    for obj in session.sync_session.new:
-        if isinstance(obj, model) and inspect(obj).identity_key is None:
-            column = _counted(inspect(obj).mapper.local_table)
-            if column is not None and getattr(obj, column.key) == key:
-                return obj
-    return None
+    """The object of `model` that `session`'s allocator gave key `key`, flushed or not
+    (`Session.get` finds only flushed ones); None when the session does not allocate."""
+    found = allocator(session)
+    return found.given(inspect(model).local_table, key) if found is not None else None
 
 
 @contextlib.asynccontextmanager
